@@ -24,6 +24,7 @@ import platformdirs
 from podbrief.errors import InputError, LockedError
 
 HOME_ENV = "PODBRIEF_HOME"
+MODELS_ENV = "PODBRIEF_MODELS_DIR"
 
 
 def utcnow() -> str:
@@ -81,7 +82,9 @@ class Paths:
 
     @property
     def models_dir(self) -> Path:
-        return self.home / "models"
+        """Assembled models are a cache shared by every home (tests use throwaway homes)."""
+        env = os.environ.get(MODELS_ENV)
+        return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("podbrief")) / "models"
 
     @property
     def ratings_file(self) -> Path:
