@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 from rich.console import Console
 
 from podbrief import __version__, config as configmod
@@ -20,10 +20,10 @@ from podbrief.store import Index, Paths, atomic_write_text
 class _Group(TyperGroup):
     """Turns failures into one stderr line and a documented exit code (tracebacks only with --debug)."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        except (typer.Exit, typer.Abort, TyperException):  # typer's own exits and usage errors
             raise
         except PodbriefError as exc:
             if getattr(ctx.obj, "debug", False):
@@ -38,7 +38,7 @@ class _Group(TyperGroup):
 
 
 def _fail(message: str, status: ExitStatus) -> None:
-    click.echo(f"podbrief: error: {message}", err=True)
+    typer.echo(f"podbrief: error: {message}", err=True)
     raise typer.Exit(int(status))
 
 

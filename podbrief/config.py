@@ -109,9 +109,12 @@ def _env_overrides(base: Config, environ: Mapping[str, str]) -> dict[str, dict[s
             name = f"{ENV_PREFIX}{section}_{key}".upper()
             if name in environ:
                 try:
-                    found.setdefault(section, {})[key] = yaml.safe_load(environ[name])
-                except yaml.YAMLError:
-                    raise ConfigError(f"environment {name}: not a valid value: {environ[name]!r}") from None
+                    value = _coerce(f"{section}.{key}", yaml.safe_load(environ[name]), values[key])
+                except (yaml.YAMLError, ValueError):
+                    raise ConfigError(
+                        f"environment variable {name}={environ[name]!r}: expected {_type_name(values[key])}"
+                    ) from None
+                found.setdefault(section, {})[key] = value
     return found
 
 
