@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Synthesise the bundled demo episodes from QMSum transcript excerpts.
+
+Developer tool, not used at run time: it needs espeak-ng (`apt-get install espeak-ng`)
+and PyAV (installed with faster-whisper). Each excerpt is a few turns of a real
+debate from the QMSum validation split (MIT; see podbrief/demo/SOURCES.md). Every
+speaker gets their own espeak-ng voice; a short host intro names the speakers so
+the extract stage can attribute insights. Output, committed to the repo:
+
+    podbrief/demo/audio/<slug>.mp3     16 kHz mono MP3 (small: the set stays under 2 MB)
+    podbrief/demo/shows.json           shows, episodes, persons and descriptions for the demo feeds
+
+Usage: python scripts/make_demo_audio.py [--qmsum /work/shared/data/qmsum/val]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import subprocess
+import wave
+from pathlib import Path
+
+import av
+import numpy as np
+
+OUT_DIR = Path(__file__).resolve().parent.parent / "podbrief" / "demo"
+SAMPLE_RATE = 16000
+BITRATE = 24000
+PAUSE_SECONDS = 0.5
+WORDS_PER_MINUTE = 150
+HOST_VOICE = "en-us+m3"
+
+SHOWS = [
+    {
+        "slug": "question-period",
+        "title": "Question Period Highlights",
+        "host": "Dana Reyes",
+        "description": "Short cuts from Canada's House of Commons pandemic sittings: the sharpest questions and answers.",
+        "episodes": [
+            {
+                "slug": "seniors-support",
+                "title": "Is a one-time payment enough for seniors?",
+                "source": "covid_2.json",
+                "turns": (325, 326),
+                "age_hours": 3,
+                "speakers": {
+                    "Mr. Scott Duvall (Hamilton Mountain, NDP)": ("Scott Duvall", "guest", "en-us+m5"),
+                    "Hon. Deb Schulte (Minister of Seniors)": ("Deb Schulte", "guest", "en-us+f2"),
+                },
+                "intro": "Welcome to Question Period Highlights. Today, Scott Duvall of the New Democrats asks "
+                         "the Minister of Seniors, Deb Schulte, why benefits for seniors are not being raised.",
+            },
+            {
+                "slug": "long-term-care",
+                "title": "Long-term care: whose job is it?",
+                "source": "covid_6.json",
+                "turns": (74, 79),
+                "age_hours": 20,
+                "speakers": {
+                    "Mr. Jagmeet Singh (Burnaby South, NDP)": ("Jagmeet Singh", "guest", "en-us+m6"),
+                    "Mr. Jagmeet Singh": ("Jagmeet Singh", "guest", "en-us+m6"),
+                    "Right Hon. Justin Trudeau": ("Justin Trudeau", "guest", "en-us"),
+                },
+                "intro": "Welcome to Question Period Highlights. Jagmeet Singh presses Prime Minister Justin Trudeau "
+                         "on the military report about long-term care homes.",
+            },
+        ],
+    },
+    {
+        "slug": "committee-hour",
+        "title": "Senedd Committee Hour",
+        "host": "Rhian Evans",
+        "description": "Evidence sessions from the Welsh Parliament's committees, trimmed to the key exchanges.",
+        "episodes": [
+            {
+                "slug": "young-peoples-mental-health",
+                "title": "Children's mental health during lockdown",
+                "source": "education_0.json",
+                "turns": (42, 45),
+                "age_hours": 6,
+                "speakers": {
+                    "Lynne Neagle AM": ("Lynne Neagle", "guest", "en-us+f3"),
+                    "Vaughan Gething AM": ("Vaughan Gething", "guest", "en-us+m5"),
+                },
+                "intro": "This is Senedd Committee Hour. Committee chair Lynne Neagle questions Health Minister "
+                         "Vaughan Gething about young people's mental health during the pandemic.",
+            },
+        ],
+    },
+]
+
+
+def speak(text: str, voice: str) -> np.ndarray:
+    """Synthesise `text` with espeak-ng; returns float32 mono samples at SAMPLE_RATE."""
+    wav = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(WORDS_PER_MINUTE), "--stdout", text],
+        check=True, capture_output=True,
+    ).stdout
+    with wave.open(io.BytesIO(wav)) as reader:
+        rate = reader.getframerate()
+        samples = np.frombuffer(reader.readframes(reader.getnframes()), dtype=np.int16)
+    # Linear resampling is plenty for synthetic speech.
+    positions = np.arange(0, len(samples), rate / SAMPLE_RATE)
+    return np.interp(positions, np.arange(len(samples)), samples).astype(np.float32) / 32768.0
+
+
+def encode_mp3(samples: np.ndarray, path: Path) -> None:
+    with av.open(str(path), "w", format="mp3") as container:
+        stream = container.add_stream("libmp3lame", rate=SAMPLE_RATE, layout="mono")
+        stream.bit_rate = BITRATE
+        pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def clean(text: str) -> str:
+    """Spell out what espeak-ng reads badly ("$300" becomes "dollar three hundred")."""
+    text = re.sub(r"\$(\d[\d,]*)", r"\1 dollars", text)
+    return text.replace("—", ", ").replace("’", "'").strip()
+
+
+def build_episode(show: dict, episode: dict, qmsum: Path, audio_dir: Path) -> dict:
+    turns = json.loads((qmsum / episode["source"]).read_text(encoding="utf-8"))["meeting_transcripts"]
+    first, last = episode["turns"]
+    pause = np.zeros(int(PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
+    pieces = [speak(episode["intro"], HOST_VOICE), pause]
+    for turn in turns[first:last + 1]:
+        _, _, voice = episode["speakers"][turn["speaker"]]
+        pieces += [speak(clean(turn["content"]), voice), pause]
+    samples = np.concatenate(pieces)
+    audio = audio_dir / f"{episode['slug']}.mp3"
+    encode_mp3(samples, audio)
+    persons = [{"name": show["host"], "role": "host"}]
+    for name, role, _ in episode["speakers"].values():
+        if all(p["name"] != name for p in persons):
+            persons.append({"name": name, "role": role})
+    guests = " and ".join(p["name"] for p in persons if p["role"] == "guest")
+    return {
+        "slug": episode["slug"],
+        "title": episode["title"],
+        "description": f"{episode['intro']} With {guests}. Hosted by {show['host']}. "
+                       f"Excerpt of a real session (QMSum {episode['source']}, turns {first}-{last}), "
+                       "read by synthetic voices.",
+        "persons": persons,
+        "audio": audio.name,
+        "bytes": audio.stat().st_size,
+        "duration": round(len(samples) / SAMPLE_RATE, 1),
+        "age_hours": episode["age_hours"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--qmsum", type=Path, default=Path("/work/shared/data/qmsum/val"),
+                        help="the QMSum validation split (directory of JSON files)")
+    args = parser.parse_args()
+    audio_dir = OUT_DIR / "audio"
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    shows = []
+    for show in SHOWS:
+        episodes = [build_episode(show, episode, args.qmsum, audio_dir) for episode in show["episodes"]]
+        shows.append({key: show[key] for key in ("slug", "title", "host", "description")} | {"episodes": episodes})
+        for episode in episodes:
+            print(f"{episode['audio']}: {episode['duration']:.0f} s, {episode['bytes'] / 1000:.0f} kB")
+    (OUT_DIR / "shows.json").write_text(json.dumps({"shows": shows}, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
