@@ -1,0 +1,85 @@
+"""Stored briefs: `briefs/<YYYY-MM-DD>.json` (schema `podbrief.brief/1`) and the Atom feed of them.
+
+A brief is saved before it is printed or delivered, so a failed delivery never loses it.
+The full JSON Schema ships as `podbrief/schemas/brief-1.schema.json`; `check` here only
+verifies what podbrief itself relies on when it reads a brief back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+from podbrief import render
+from podbrief.errors import InputError, UsageError
+from podbrief.store import Paths, atomic_write_json, atomic_write_text, read_json
+
+SCHEMA = "podbrief.brief/1"
+ATOM_ENTRIES = 30  # past briefs kept in briefs/feed.atom
+_DATE_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}\.json$")
+
+Brief = dict[str, Any]
+
+
+def brief_file(paths: Paths, date: dt.date) -> Path:
+    return paths.briefs_dir / f"{date.isoformat()}.json"
+
+
+def atom_file(paths: Paths) -> Path:
+    return paths.briefs_dir / "feed.atom"
+
+
+def stored_dates(paths: Paths) -> list[dt.date]:
+    """Dates that have a stored brief, newest first."""
+    if not paths.briefs_dir.is_dir():
+        return []
+    names = (p.name for p in paths.briefs_dir.iterdir() if _DATE_FILE.match(p.name))
+    return sorted((dt.date.fromisoformat(name[:-5]) for name in names), reverse=True)
+
+
+def check(brief: Any, source: str) -> Brief:
+    """Raise InputError unless `brief` looks like a podbrief.brief/1 document."""
+    if not isinstance(brief, dict) or brief.get("schema") != SCHEMA:
+        found = brief.get("schema") if isinstance(brief, dict) else type(brief).__name__
+        raise InputError(f"{source}: not a podbrief brief (schema {found!r}, expected {SCHEMA!r})")
+    items = brief.get("items")
+    if not isinstance(items, list) or not all(
+        isinstance(item, dict) and isinstance(item.get("insight"), dict) and isinstance(item["insight"].get("id"), str)
+        for item in items
+    ):
+        raise InputError(f"{source}: corrupt brief (items must be a list of ranked insights)")
+    return brief
+
+
+def load(paths: Paths, date: dt.date) -> Brief:
+    path = brief_file(paths, date)
+    if not path.exists():
+        dates = ", ".join(d.isoformat() for d in stored_dates(paths)[:5]) or "none yet"
+        raise UsageError(f"no brief for {date.isoformat()} (latest: {dates})")
+    return check(read_json(path), str(path))
+
+
+def latest(paths: Paths) -> Brief:
+    dates = stored_dates(paths)
+    if not dates:
+        raise UsageError("no brief yet: run `podbrief today` (or `podbrief demo` to try it)")
+    return load(paths, dates[0])
+
+
+def delivered_ids(paths: Paths) -> set[str]:
+    """IDs of every insight shown as a top item in any stored brief."""
+    ids: set[str] = set()
+    for date in stored_dates(paths):
+        ids.update(item["insight"]["id"] for item in load(paths, date)["items"])
+    return ids
+
+
+def save(paths: Paths, brief: Brief) -> Path:
+    """Store `brief` atomically and refresh the Atom feed of past briefs."""
+    path = brief_file(paths, dt.date.fromisoformat(brief["date"]))
+    atomic_write_json(path, check(brief, str(path)))
+    recent = [load(paths, date) for date in stored_dates(paths)[:ATOM_ENTRIES]]
+    atomic_write_text(atom_file(paths), render.atom(recent))
+    return path

@@ -1,0 +1,54 @@
+"""Crafted insights and briefs for the render, brief-storage, delivery and `today` unit tests.
+
+The texts carry the hostile bits feeds and models can produce (rich markup, HTML,
+Markdown syntax, control characters, a javascript: link), so every renderer is
+tested against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from podbrief.store import short_hash
+
+
+def insight(episode_id: str, n: int, text: str, speaker: str | None = "Deb Schulte", show: str = "Question Period",
+            title: str = "Seniors and the pandemic", start: float = 72.0, link: str | None = "auto") -> dict[str, Any]:
+    audio = f"https://podcasts.example/{episode_id}.mp3"
+    return {
+        "id": short_hash(episode_id, str(n)),
+        "text": text,
+        "speaker": speaker,
+        "quote": {"text": f"verbatim words {n}", "start": start, "end": start + 9.5,
+                  "link": f"{audio}#t={int(start)}" if link == "auto" else link},
+        "kind": "claim",
+        "topics": ["seniors"],
+        "scores": {"novelty": 0.5, "surprise": 0.4, "actionability": 0.3, "specificity": 0.7},
+        "episode": {"id": episode_id, "title": title, "show": show, "published": "2026-11-24T06:00:00Z"},
+    }
+
+
+def sample_brief() -> dict[str, Any]:
+    first = insight("a1" * 8, 1, "A one-time $500 payment [bold]is not[/bold] a *permanent* fix for seniors' poverty.")
+    related = insight("b2" * 8, 2, "Long-term care <script>alert(1)</script> needs national standards & funding.",
+                      speaker="Jagmeet Singh", title="Long-term care: whose job?", start=3725.0)
+    second = insight("c3" * 8, 3, "Crisis care for young people\x1b[31m stayed open seven days a week.",
+                     speaker=None, show="Committee Hour", title="Mental health # in lockdown", start=5.0,
+                     link="javascript:alert(1)")
+    return {
+        "schema": "podbrief.brief/1",
+        "date": "2026-11-25",
+        "created": "2026-11-25T07:00:00Z",
+        "window": {"since": "2026-11-24T07:00:00Z", "until": "2026-11-25T07:00:00Z"},
+        "episodes": 3,
+        "items": [
+            {"rank": 1, "score": 3.2, "insight": first,
+             "why": {"interest": 1.0, "quality": 0.6, "novelty": 1.0, "recency": 0.9},
+             "related": [related | {"similarity": 0.87}]},
+            {"rank": 2, "score": 2.1, "insight": second,
+             "why": {"interest": 0.5, "quality": 0.7, "novelty": 1.0, "recency": 0.8}, "related": []},
+        ],
+        "problems": [{"stage": "extract", "episode_id": "d4" * 8, "title": "A <broken> episode",
+                      "error": "the model returned no valid insight"}],
+        "remaining": {"transcribe": 2, "extract": 0},
+    }

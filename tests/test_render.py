@@ -1,0 +1,109 @@
+"""Brief renderers: Markdown and HTML golden files, escaping of hostile text, Atom, the JSON schema."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import feedparser
+import jsonschema
+import pytest
+from rich.console import Console
+
+from briefdata import sample_brief
+from podbrief import render
+
+GOLDEN = Path(__file__).parent / "fixtures" / "golden"
+SCHEMA = json.loads((Path(render.__file__).parent / "schemas" / "brief-1.schema.json").read_text())
+
+
+def check_golden(name: str, text: str) -> None:
+    """Compare with tests/fixtures/golden/<name>; PODBRIEF_UPDATE_GOLDEN=1 rewrites it after a deliberate change."""
+    path = GOLDEN / name
+    if os.environ.get("PODBRIEF_UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
+def test_markdown_golden():
+    check_golden("brief.md", render.markdown(sample_brief(), explain=True))
+
+
+def test_html_golden():
+    check_golden("brief.html", render.html_page(sample_brief(), explain=True))
+
+
+def test_markdown_escapes_model_text():
+    text = render.markdown(sample_brief())
+    assert r"\[bold\]is not\[/bold\] a \*permanent\* fix" in text
+    assert r"\<script\>" in text and "<script>" not in text
+    assert "\x1b" not in text
+    assert "javascript:" not in text  # an unsafe link is shown as plain text
+    assert "[1:02:05](<https://podcasts.example/" in text
+
+
+def test_html_escapes_and_links_only_http():
+    page = render.html_page(sample_brief())
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "javascript:" not in page
+    assert "\x1b" not in page
+    assert '<a href="https://podcasts.example/' in page
+    assert "Problems" in page and "A &lt;broken&gt; episode" in page
+    assert "<link" not in page and "src=" not in page  # self-contained
+
+
+def test_terminal_shows_markup_literally_and_strips_escape_sequences():
+    out = io.StringIO()
+    render.terminal(sample_brief(), Console(file=out, width=200, force_terminal=True, color_system="truecolor"),
+                    explain=True)
+    shown = out.getvalue()
+    assert "[bold]is not[/bold]" in shown
+    assert "\x1b[31m stayed" not in shown and "[31m stayed" in shown  # the injected ESC is gone
+    assert "why: score 3.20 = interest 1.00" in shown
+    assert "not done yet (time budget): 2 to transcribe" in shown
+    assert "extract: A <broken> episode: the model returned no valid insight" in shown
+
+
+def test_terminal_without_explain_hides_why():
+    console = Console(record=True, width=200)
+    render.terminal(sample_brief(), console)
+    assert "why:" not in console.export_text()
+
+
+@pytest.mark.parametrize("seconds, expected", [(0, "0:00"), (72.9, "1:12"), (3725, "1:02:05")])
+def test_timestamp(seconds, expected):
+    assert render.timestamp(seconds) == expected
+
+
+def test_atom_feed_is_readable_by_a_feed_reader():
+    older = sample_brief() | {"date": "2026-11-24", "created": "2026-11-24T07:00:00Z"}
+    text = render.atom([older, sample_brief()])
+    ET.fromstring(text)  # well-formed XML
+    parsed = feedparser.parse(text)
+    assert not parsed.bozo
+    assert [e.title for e in parsed.entries] == ["podbrief, Wed 25 Nov 2026: 2 insights",
+                                                 "podbrief, Tue 24 Nov 2026: 2 insights"]
+    assert parsed.entries[0].id == "urn:podbrief:brief:2026-11-25"
+    content = parsed.entries[0].content[0].value
+    assert "A one-time $500 payment" in content and "<script>" not in content
+
+
+def test_json_matches_schema():
+    jsonschema.validate(json.loads(render.to_json(sample_brief())), SCHEMA)
+
+
+@pytest.mark.parametrize("breakage", [
+    lambda b: b.pop("items"),
+    lambda b: b.update(schema="podbrief.brief/2"),
+    lambda b: b["items"][0]["insight"].pop("quote"),
+    lambda b: b["problems"].append({"stage": "extract"}),
+])
+def test_schema_rejects_broken_briefs(breakage):
+    brief = sample_brief()
+    breakage(brief)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(brief, SCHEMA)
