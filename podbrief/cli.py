@@ -12,10 +12,14 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from podbrief import __version__, config as configmod
-from podbrief.errors import ExitStatus, PodbriefError, UsageError
-from podbrief.store import Index, Paths, atomic_write_text
+from podbrief.errors import ExitStatus, InputError, PartialFailure, PodbriefError, UsageError
+from podbrief.formats import opml
+from podbrief.stages import fetch as fetch_stage
+from podbrief.store import Index, Paths, atomic_write_bytes, atomic_write_text, run_lock
 
 class _Group(TyperGroup):
     """Turns failures into one stderr line and a documented exit code (tracebacks only with --debug)."""
@@ -119,6 +123,103 @@ def reindex(ctx: typer.Context) -> None:
     with rt.index() as index:
         feeds, episodes = index.rebuild()
     rt.err.print(f"Reindexed {feeds} feeds and {episodes} episodes.", markup=False)
+
+
+# --- subscriptions and fetch (podbrief.stages.fetch) ---------------------------------------
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    url: str = typer.Argument(..., help="The podcast's feed URL."),
+    name: Optional[str] = typer.Option(None, "--name", help="Your name for the show (default: the feed's title)."),
+) -> None:
+    """Subscribe to a podcast feed (checked now); its episodes arrive with `podbrief fetch`."""
+    rt = runtime(ctx)
+    with run_lock(rt.paths):
+        record = fetch_stage.subscribe(rt.paths, rt.config(), url, name)
+    rt.err.print(f"Subscribed to {record['name'] or record['title']} (feed {record['id']}).", markup=False)
+
+
+@app.command()
+def remove(ctx: typer.Context, feed: str = typer.Argument(..., help="Feed ID or URL (see `podbrief feeds`).")) -> None:
+    """Unsubscribe from a feed. Episodes already downloaded are kept."""
+    rt = runtime(ctx)
+    with run_lock(rt.paths):
+        record = fetch_stage.unsubscribe(rt.paths, feed)
+    rt.err.print(f"Unsubscribed from {record['name'] or record['title'] or record['url']}.", markup=False)
+
+
+@app.command()
+def feeds(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
+    """List your subscriptions."""
+    rt = runtime(ctx)
+    summaries = fetch_stage.feed_summaries(rt.paths)
+    if as_json:
+        rt.print_json(summaries)
+        return
+    table = Table("Show", "Episodes", "Status", "Last checked")
+    table.add_column("ID", no_wrap=True, min_width=16)
+    table.add_column("URL", overflow="fold")
+    for feed in summaries:
+        status = feed["last_status"] or "not fetched yet"
+        table.add_row(*(Text(str(cell)) for cell in (
+            feed["name"] or feed["title"] or "", f"{feed['fetched']}/{feed['episodes']}",
+            f"{status}: {feed['error']}" if feed["error"] else status, feed["last_checked"] or "",
+            feed["id"], feed["url"])))
+    rt.out.print(table)
+
+
+@app.command("import")
+def import_opml(ctx: typer.Context, file: Path = typer.Argument(..., help="An OPML file of subscriptions.")) -> None:
+    """Subscribe to every feed in an OPML file (feeds are checked on the next fetch)."""
+    rt = runtime(ctx)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{file}: cannot read ({exc.strerror})") from None
+    outlines = opml.parse(data, str(file))
+    with run_lock(rt.paths):
+        added, skipped = fetch_stage.import_outlines(rt.paths, outlines)
+    for note in skipped:
+        rt.err.print(f"skipped: {note}", markup=False)
+    rt.err.print(f"Imported {len(added)} of {len(outlines)} feeds.", markup=False)
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to FILE instead of stdout."),
+) -> None:
+    """Export your subscriptions as OPML."""
+    rt = runtime(ctx)
+    document = opml.dump(fetch_stage.export_outlines(rt.paths))
+    if output is None:
+        sys.stdout.buffer.write(document)
+        sys.stdout.flush()
+    else:
+        atomic_write_bytes(output, document)
+
+
+@app.command()
+def fetch(
+    ctx: typer.Context,
+    feed: Optional[str] = typer.Argument(None, help="Only this feed (ID or URL); default: all."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Check feeds for new episodes and download them (audio, publisher transcripts, chapters)."""
+    rt = runtime(ctx)
+    config = rt.config()
+    with run_lock(rt.paths):
+        feed_ids = [fetch_stage.find_feed(rt.paths, feed)["id"]] if feed else None
+        report = fetch_stage.run_pending(rt.paths, config, rt.err, feed_ids=feed_ids)
+    if as_json:
+        rt.print_json(report.to_json())
+    else:
+        rt.err.print(report.summary(), markup=False)
+    failure = report.failure()
+    if failure:
+        raise PartialFailure(failure)
 
 
 def main() -> None:

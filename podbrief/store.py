@@ -136,6 +136,12 @@ def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
         raise
 
 
+def replace_file(src: Path, dst: Path) -> None:
+    """Rename a finished (already fsynced) file into place and make the rename durable."""
+    os.replace(src, dst)
+    _fsync_dir(dst.parent)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     with atomic_writer(path, "wb") as handle:
         handle.write(data)

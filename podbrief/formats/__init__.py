@@ -1,0 +1,1 @@
+"""Small parsers for the files podbrief reads: feeds, OPML, publisher transcripts."""

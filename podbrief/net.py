@@ -1,0 +1,279 @@
+"""The only module that touches the network.
+
+Every request goes through `Client`, which enforces what a feed publisher must not
+be able to abuse: http/https only; redirects followed by hand (at most 5), each one
+re-checked; private, loopback and link-local targets refused unless
+`network.allow_private`; connect/read timeouts plus a cap on the total time; and
+byte caps on what is actually received (a declared Content-Length is only an early
+refusal, because it can lie).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import re
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from podbrief import __version__
+from podbrief.config import Config
+from podbrief.errors import NetworkError
+from podbrief.store import replace_file
+
+MAX_REDIRECTS = 5
+REDIRECT_CODES = {301, 302, 303, 307, 308}
+PERMANENT_CODES = {301, 308}
+
+Progress = Callable[[int, "int | None"], None]  # (bytes so far, total bytes or None)
+
+
+class HTTPStatusError(NetworkError):
+    """The server answered with an HTTP error status (kept so callers can tell 404/410 apart)."""
+
+    def __init__(self, url: str, status: int, reason: str):
+        super().__init__(f"{url}: HTTP {status} {reason}".rstrip())
+        self.status = status
+
+
+class TooLarge(NetworkError):
+    """More bytes than the configured cap."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A small document (feed, transcript, chapters) read fully into memory."""
+
+    url: str  # the URL that answered, after redirects
+    moved_to: str | None  # the new URL when every redirect on the way was permanent
+    status: int  # 200, or 304 for a conditional request whose document did not change
+    body: bytes
+    etag: str | None
+    last_modified: str | None
+
+
+def megabytes(n: int) -> str:
+    return f"{n / 1e6:g} MB"
+
+
+def check_url(url: str) -> str:
+    """Return the URL's host name if it is an absolute http(s) URL, else raise NetworkError."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        raise NetworkError(f"{url}: not a valid URL") from None
+    if parts.scheme not in ("http", "https"):
+        raise NetworkError(f"{url}: only http and https URLs are allowed")
+    if not parts.hostname:
+        raise NetworkError(f"{url}: no host name in the URL")
+    return parts.hostname
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def check_target(url: str, allow_private: bool) -> None:
+    """Refuse non-http(s) URLs and, unless allowed, hosts that resolve to any non-public address."""
+    host = check_url(url)
+    if allow_private:
+        return
+    parts = urlsplit(url)
+    try:
+        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
+                                   type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise NetworkError(f"{url}: cannot resolve host {host} ({exc})") from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not _is_public(address):
+            raise NetworkError(f"{url}: refusing to connect to non-public address {address} "
+                               "(set network.allow_private: true for LAN feeds)")
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect ({exc})"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"connection closed early ({exc})"
+    return str(exc) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def _errors(url: str) -> Iterator[None]:
+    """Turn httpx exceptions into a one-line NetworkError naming the URL."""
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        raise NetworkError(f"{url}: {_describe(exc)}") from None
+
+
+def _content_range(response: httpx.Response) -> tuple[int | None, int | None]:
+    """(first byte, total length) from a Content-Range header like "bytes 100-199/200" or "bytes */200"."""
+    match = re.fullmatch(r"bytes (?:(\d+)-\d+|\*)/(\d+|\*)", response.headers.get("content-range", "").strip())
+    if not match:
+        return None, None
+    start, total = match.groups()
+    return (int(start) if start else None), (int(total) if total != "*" else None)
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("content-length", "")
+    return int(value) if value.isdigit() else None
+
+
+class Client:
+    """An httpx client with podbrief's caps and checks. Use as a context manager."""
+
+    def __init__(self, config: Config):
+        net = config["network"]
+        self.timeout = float(net["timeout"])
+        self.total_timeout = float(net["total_timeout"])
+        self.feed_max_bytes = int(net["feed_max_bytes"])
+        self.audio_max_bytes = int(net["audio_max_bytes"])
+        self.allow_private = bool(net["allow_private"])
+        self.http = httpx.Client(
+            timeout=httpx.Timeout(self.timeout),
+            follow_redirects=False,
+            headers={"User-Agent": net["user_agent"] or f"podbrief/{__version__}"},
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _open(self, url: str, headers: dict[str, str]) -> Iterator[tuple[httpx.Response, str | None, float]]:
+        """GET `url`, following up to 5 redirects by hand and re-checking each target.
+
+        Yields (response, moved_to, deadline); `moved_to` is the final URL when every redirect was permanent.
+        """
+        deadline = time.monotonic() + self.total_timeout
+        visited = [url]
+        permanent = True
+        for _ in range(MAX_REDIRECTS + 1):
+            check_target(url, self.allow_private)
+            with _errors(url):
+                response = self.http.send(self.http.build_request("GET", url, headers=headers), stream=True)
+            if response.status_code not in REDIRECT_CODES:
+                try:
+                    yield response, (url if permanent and len(visited) > 1 else None), deadline
+                finally:
+                    response.close()
+                return
+            response.close()
+            location = response.headers.get("location")
+            if not location:
+                raise NetworkError(f"{url}: HTTP {response.status_code} redirect without a Location")
+            permanent = permanent and response.status_code in PERMANENT_CODES
+            url = urljoin(url, location)
+            if url in visited:
+                raise NetworkError(f"{visited[0]}: redirect loop")
+            visited.append(url)
+        raise NetworkError(f"{visited[0]}: more than {MAX_REDIRECTS} redirects")
+
+    def _body(self, response: httpx.Response, url: str, deadline: float, cap: int, what: str,
+              have: int = 0, raw: bool = False) -> Iterator[bytes]:
+        """The body as it arrives, stopped at the byte cap (counting `have` bytes already on disk) and deadline.
+
+        `raw` skips Content-Encoding decoding (downloads ask for identity); otherwise the cap
+        counts decoded bytes, so a small gzip bomb cannot expand past it.
+        """
+        with _errors(url):
+            for chunk in response.iter_raw() if raw else response.iter_bytes():
+                have += len(chunk)
+                if have > cap:
+                    raise TooLarge(f"{url}: larger than the {megabytes(cap)} {what} cap")
+                if time.monotonic() > deadline:
+                    raise NetworkError(f"{url}: timed out (took longer than {self.total_timeout:g} s)")
+                yield chunk
+
+    @staticmethod
+    def _raise_for_status(response: httpx.Response, url: str) -> None:
+        if response.status_code >= 400:
+            raise HTTPStatusError(url, response.status_code, response.reason_phrase)
+
+    def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+            what: str = "feed") -> Fetched:
+        """Fetch a small document fully (at most `network.feed_max_bytes`), conditionally if validators are given."""
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        with self._open(url, headers) as (response, moved_to, deadline):
+            final = str(response.url)
+            self._raise_for_status(response, final)
+            if response.status_code == 304:
+                body = b""
+            else:
+                declared = _content_length(response)
+                if declared is not None and declared > self.feed_max_bytes:
+                    raise TooLarge(f"{final}: larger than the {megabytes(self.feed_max_bytes)} {what} cap")
+                body = b"".join(self._body(response, final, deadline, self.feed_max_bytes, what))
+            return Fetched(final, moved_to, response.status_code, body,
+                           response.headers.get("etag"), response.headers.get("last-modified"))
+
+    def download(self, url: str, dest: Path, progress: Progress | None = None) -> None:
+        """Stream `url` into `dest` via `dest.partial`, resuming a previous partial download with Range.
+
+        The file is renamed into place only once its length matches what the server announced;
+        an interrupted download keeps its `.partial` for the next run. A file over the audio cap is refused.
+        """
+        partial = dest.with_name(dest.name + ".partial")
+        have = partial.stat().st_size if partial.exists() else 0
+        headers = {"Accept-Encoding": "identity"}
+        if have:
+            headers["Range"] = f"bytes={have}-"
+        with self._open(url, headers) as (response, _, deadline):
+            final = str(response.url)
+            start, total = _content_range(response)
+            if response.status_code == 416 and have:
+                if total == have:  # the partial file was already complete
+                    replace_file(partial, dest)
+                    return
+                partial.unlink()  # the partial does not match the server's file: start over
+                return self.download(url, dest, progress)
+            self._raise_for_status(response, final)
+            if response.status_code == 206 and start == have:
+                mode = "ab"
+            else:  # the server ignored Range (or answered oddly): start from scratch
+                mode, have, total = "wb", 0, _content_length(response)
+            if total is not None and total > self.audio_max_bytes:
+                partial.unlink(missing_ok=True)
+                raise TooLarge(f"{final}: larger than the {megabytes(self.audio_max_bytes)} audio cap")
+            try:
+                with open(partial, mode) as handle:
+                    try:
+                        for chunk in self._body(response, final, deadline, self.audio_max_bytes, "audio",
+                                                have, raw=True):
+                            handle.write(chunk)
+                            have += len(chunk)
+                            if progress:
+                                progress(have, total)
+                    finally:
+                        handle.flush()
+                        os.fsync(handle.fileno())
+            except TooLarge:  # it will never fit: keep nothing to resume
+                partial.unlink(missing_ok=True)
+                raise
+        if total is not None and have != total:
+            raise NetworkError(f"{final}: incomplete download ({have} of {total} bytes); the next run resumes it")
+        replace_file(partial, dest)

@@ -1,0 +1,443 @@
+"""The fetch stage: subscriptions, polling feeds, downloading new episodes.
+
+`feeds/<feed_id>.json` is the authoritative subscription record (the index mirrors
+it). A poll first records every new episode (episode.json + index) and only then are
+files downloaded, so a killed run resumes its downloads on the next run even when the
+feed answers 304. An episode is marked fetched only once its audio (or, for an episode
+without audio, its publisher transcript) is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.text import Text
+
+from podbrief.config import Config
+from podbrief.errors import InputError, NetworkError, PodbriefError, UsageError
+from podbrief.formats import feed as feedformat
+from podbrief.formats.opml import Outline
+from podbrief.net import Client, Fetched, HTTPStatusError, check_url
+from podbrief.stages import Budget, StageReport
+from podbrief.store import Index, Paths, atomic_write_bytes, atomic_write_json, read_json, short_hash, utcnow
+
+FEED_SCHEMA = "podbrief.feed/1"
+EPISODE_SCHEMA = "podbrief.episode/1"
+
+# Audio file extensions come only from this allow-list, by MIME type.
+AUDIO_TYPES = {
+    "audio/mpeg": "mp3", "audio/mp3": "mp3", "audio/mpeg3": "mp3", "audio/x-mpeg": "mp3",
+    "audio/mp4": "m4a", "audio/m4a": "m4a", "audio/x-m4a": "m4a", "audio/aac": "aac", "audio/aacp": "aac",
+    "audio/ogg": "ogg", "audio/opus": "opus", "audio/flac": "flac", "audio/x-flac": "flac",
+    "audio/wav": "wav", "audio/x-wav": "wav", "audio/wave": "wav", "audio/webm": "webm",
+    "video/mp4": "mp4", "video/x-m4v": "m4v", "video/webm": "webm", "video/quicktime": "mov",
+}
+# Publishers that omit the type (or send a generic one) still get an allow-listed URL suffix honoured.
+GENERIC_TYPES = {None, "", "application/octet-stream", "binary/octet-stream"}
+# Publisher transcript formats, best first: JSON and VTT can carry speaker names.
+TRANSCRIPT_TYPES = {
+    "application/json": "json", "text/vtt": "vtt",
+    "application/x-subrip": "srt", "application/srt": "srt", "text/srt": "srt", "text/html": "html",
+}
+TRANSCRIPT_PREFERENCE = ["json", "vtt", "srt", "html"]
+
+
+@dataclass
+class FeedResult:
+    """What polling one feed found."""
+
+    id: str
+    url: str
+    title: str | None
+    status: str  # ok | not modified | gone | error
+    new: list[dict[str, Any]] = field(default_factory=list)  # [{"id", "title", "published"}]
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class FetchReport(StageReport):
+    """A StageReport (episodes) plus what happened to each feed."""
+
+    feeds: list[FeedResult] = field(default_factory=list)
+
+    @property
+    def feed_errors(self) -> list[FeedResult]:
+        return [result for result in self.feeds if result.error]
+
+    def to_json(self) -> dict[str, object]:
+        return {**super().to_json(), "feeds": [asdict(result) for result in self.feeds]}
+
+    def summary(self) -> str:
+        new = sum(len(result.new) for result in self.feeds)
+        line = f"Checked {len(self.feeds)} feed(s): {new} new episode(s), {len(self.done)} downloaded"
+        if self.remaining:
+            line += f", {self.remaining} left for the next run (time budget)"
+        return line + "."
+
+    def failure(self) -> str | None:
+        """A one-line description of what failed, or None if nothing did."""
+        if not self.failed and not self.feed_errors:
+            return None
+        return (f"{len(self.feed_errors)} feed(s) and {len(self.failed)} episode(s) failed "
+                "(see the messages above); everything else was saved")
+
+
+# --- subscriptions -------------------------------------------------------------------------
+
+
+def subscriptions(paths: Paths) -> list[dict[str, Any]]:
+    """Every subscription record, oldest first."""
+    records = [read_json(path) for path in sorted(paths.feeds_dir.glob("*.json"))]
+    return sorted(records, key=lambda record: (record["added_at"], record["id"]))
+
+
+def _matches(record: dict[str, Any], ref: str) -> bool:
+    """`ref` is the feed's ID, its current URL or the URL it was added with."""
+    return ref in (record["id"], record["url"]) or short_hash(ref) == record["id"]
+
+
+def find_feed(paths: Paths, ref: str) -> dict[str, Any]:
+    for record in subscriptions(paths):
+        if _matches(record, ref):
+            return record
+    raise UsageError(f"no subscription matches {ref!r} (see `podbrief feeds`)")
+
+
+def feed_summaries(paths: Paths) -> list[dict[str, Any]]:
+    """Subscriptions for display: the record (without the seen-episode list) plus episode counts."""
+    summaries = []
+    with Index(paths) as index:
+        for record in subscriptions(paths):
+            episodes = index.episodes(record["id"])
+            summary = {key: value for key, value in record.items() if key not in ("schema", "seen")}
+            summary["episodes"] = len(episodes)
+            summary["fetched"] = sum(1 for row in episodes if row["fetched_at"])
+            summaries.append(summary)
+    return summaries
+
+
+def _new_record(url: str, name: str | None, title: str | None) -> dict[str, Any]:
+    return {"schema": FEED_SCHEMA, "id": short_hash(url), "url": url, "name": name, "title": title,
+            "added_at": utcnow(), "etag": None, "last_modified": None, "last_checked": None,
+            "last_status": None, "error": None, "parsed_at": None, "seen": []}
+
+
+def _save_feed(paths: Paths, index: Index, record: dict[str, Any]) -> None:
+    atomic_write_json(paths.feed_file(record["id"]), record)
+    index.upsert_feed(record)
+
+
+def subscribe(paths: Paths, config: Config, url: str, name: str | None = None) -> dict[str, Any]:
+    """Check that `url` serves a podcast feed, then subscribe to it. Episodes come with the next fetch."""
+    url = url.strip()
+    check_url(url)
+    if any(_matches(record, url) for record in subscriptions(paths)):
+        raise UsageError(f"already subscribed to {url}")
+    with Client(config) as client:
+        fetched = client.get(url)
+    parsed = feedformat.parse(fetched.body, url)
+    record = _new_record(url, name, parsed.title)
+    if fetched.moved_to:
+        record["url"] = fetched.moved_to
+    with Index(paths) as index:
+        _save_feed(paths, index, record)
+    return record
+
+
+def import_outlines(paths: Paths, outlines: list[Outline]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Subscribe to OPML outlines without touching the network. Returns (added records, skip notes)."""
+    added: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    existing = subscriptions(paths)
+    with Index(paths) as index:
+        for outline in outlines:
+            try:
+                check_url(outline.url)
+            except NetworkError as exc:
+                skipped.append(str(exc))
+                continue
+            if any(_matches(record, outline.url) for record in existing):
+                skipped.append(f"{outline.url}: already subscribed")
+                continue
+            record = _new_record(outline.url, None, outline.title)
+            _save_feed(paths, index, record)
+            added.append(record)
+            existing.append(record)
+    return added, skipped
+
+
+def export_outlines(paths: Paths) -> list[Outline]:
+    return [Outline(record["url"], record["name"] or record["title"]) for record in subscriptions(paths)]
+
+
+def unsubscribe(paths: Paths, ref: str) -> dict[str, Any]:
+    """Forget a subscription. Its downloaded episodes stay (they may be in briefs)."""
+    record = find_feed(paths, ref)
+    with Index(paths) as index:
+        paths.feed_file(record["id"]).unlink()
+        index.remove_feed(record["id"])
+    return record
+
+
+# --- polling -------------------------------------------------------------------------------
+
+
+def audio_extension(enclosure: dict[str, Any] | None) -> str | None:
+    """The file extension for an enclosure, from the MIME allow-list; None if it is not audio/video we accept."""
+    if not enclosure:
+        return None
+    mime = (enclosure.get("type") or "").split(";")[0].strip().lower()
+    if mime in AUDIO_TYPES:
+        return AUDIO_TYPES[mime]
+    suffix = PurePosixPath(urlsplit(enclosure["url"]).path).suffix.lower().lstrip(".")
+    if mime in GENERIC_TYPES and suffix in AUDIO_TYPES.values():
+        return suffix
+    return None
+
+
+def _poll(client: Client, record: dict[str, Any]) -> tuple[Fetched, feedformat.Feed | None]:
+    """Network and parsing only (runs in a worker thread)."""
+    fetched = client.get(record["url"], etag=record["etag"], last_modified=record["last_modified"])
+    if fetched.status == 304:
+        return fetched, None
+    return fetched, feedformat.parse(fetched.body, record["url"])
+
+
+def _episode_record(record: dict[str, Any], episode: feedformat.Episode, episode_id: str) -> dict[str, Any]:
+    return {
+        "schema": EPISODE_SCHEMA, "id": episode_id, "feed_id": record["id"],
+        "show": record["name"] or record["title"], "title": episode.title, "link": episode.link,
+        "guid": episode.guid, "published": episode.published, "duration": episode.duration,
+        "enclosure": episode.enclosure, "audio_file": None, "description": episode.description,
+        "persons": episode.persons,
+        "transcripts": [{**transcript, "file": None} for transcript in episode.transcripts],
+        "chapters_url": episode.chapters["url"] if episode.chapters else None, "chapters_file": None,
+        "discovered_at": utcnow(), "fetched_at": None,
+    }
+
+
+def _record_episodes(paths: Paths, index: Index, record: dict[str, Any], parsed: feedformat.Feed,
+                     backfill: int, result: FeedResult) -> int:
+    """Record the feed's new episodes (only the latest `backfill` on its first poll).
+
+    Returns how many of the feed's episodes were already known.
+    """
+    known = set(record["seen"])
+    fresh = []
+    unusable = 0
+    for episode in parsed.episodes:
+        episode_id = short_hash(record["id"], episode.key)
+        if episode_id in known:
+            continue
+        if audio_extension(episode.enclosure) is None and not episode.transcripts:
+            unusable += 1
+            continue
+        fresh.append((episode_id, episode))
+    if unusable:
+        result.notes.append(f"{unusable} episode(s) have no audio in a supported format and no transcript; skipped")
+    if record["parsed_at"] is None and len(fresh) > backfill:
+        result.notes.append(f"first fetch: taking the latest {backfill} of {len(fresh)} episodes (fetch.backfill)")
+        fresh.sort(key=lambda pair: pair[1].published or "", reverse=True)
+        fresh = fresh[:backfill]
+    for episode_id, episode in fresh:
+        meta_file = paths.episode_dir(episode_id) / "episode.json"
+        if not meta_file.exists():  # a rerun after a crash keeps what was already recorded
+            atomic_write_json(meta_file, _episode_record(record, episode, episode_id))
+        index.upsert_episode(read_json(meta_file))
+        result.new.append({"id": episode_id, "title": episode.title, "published": episode.published})
+    every = {short_hash(record["id"], episode.key) for episode in parsed.episodes}
+    record["seen"] = sorted(known | every)
+    return len(every & known)
+
+
+def _apply_poll(paths: Paths, index: Index, record: dict[str, Any],
+                outcome: tuple[Fetched, feedformat.Feed | None] | PodbriefError, backfill: int) -> tuple[FeedResult, int]:
+    """Save what one poll found (main thread: files and index). Returns the result and the known-episode count."""
+    record["last_checked"] = utcnow()
+    result = FeedResult(record["id"], record["url"], record["title"], "ok")
+    known = 0
+    if isinstance(outcome, PodbriefError):
+        gone = isinstance(outcome, HTTPStatusError) and outcome.status in (404, 410)
+        result.status = "gone" if gone else "error"
+        result.error = f"feed gone: {outcome}" if gone else str(outcome)
+    else:
+        fetched, parsed = outcome
+        if fetched.moved_to:
+            result.notes.append(f"moved permanently to {fetched.moved_to}")
+            record["url"] = fetched.moved_to
+        if parsed is None:
+            result.status = "not modified"
+        else:
+            result.notes.extend(parsed.warnings)
+            known = _record_episodes(paths, index, record, parsed, backfill, result)
+            record.update(title=parsed.title, etag=fetched.etag, last_modified=fetched.last_modified,
+                          parsed_at=record["last_checked"])
+            result.title = parsed.title
+            if parsed.new_feed_url and parsed.new_feed_url != record["url"]:
+                _follow_new_feed_url(record, parsed.new_feed_url, result)
+    record.update(last_status=result.status, error=result.error)
+    _save_feed(paths, index, record)
+    return result, known
+
+
+def _follow_new_feed_url(record: dict[str, Any], new_url: str, result: FeedResult) -> None:
+    """itunes:new-feed-url: poll the new address from now on (the feed ID stays)."""
+    try:
+        check_url(new_url)
+    except NetworkError as exc:
+        result.notes.append(f"ignored itunes:new-feed-url: {exc}")
+        return
+    result.notes.append(f"the publisher moved this feed to {new_url}")
+    record.update(url=new_url, etag=None, last_modified=None)
+
+
+# --- downloading ---------------------------------------------------------------------------
+
+
+def _download_episode(client: Client, paths: Paths, meta: dict[str, Any], with_extras: bool,
+                      progress: Progress) -> tuple[dict[str, Any], list[str]]:
+    """Download an episode's audio and (if wanted) its best publisher transcript and chapters.
+
+    Transcripts and chapters are extras: their failures become notes, unless the episode has no
+    audio to transcribe. Returns the completed episode metadata and the notes.
+    """
+    directory = paths.episode_dir(meta["id"])
+    notes: list[str] = []
+    extension = audio_extension(meta["enclosure"])
+    if extension and not meta["audio_file"]:
+        audio = directory / f"audio.{extension}"
+        if not audio.exists():
+            task = progress.add_task(escape(meta["title"][:40]), total=meta["enclosure"].get("length"))
+            try:
+                client.download(meta["enclosure"]["url"], audio,
+                                lambda done, total: progress.update(task, completed=done, total=total))
+            finally:
+                progress.remove_task(task)
+        meta["audio_file"] = audio.name
+    if with_extras or not extension:
+        _download_transcript(client, directory, meta, notes)
+    if with_extras and meta["chapters_url"] and not meta["chapters_file"]:
+        _download_chapters(client, directory, meta, notes)
+    if not meta["audio_file"] and not any(transcript["file"] for transcript in meta["transcripts"]):
+        raise NetworkError("no audio, and no publisher transcript could be downloaded: " + "; ".join(notes))
+    meta["fetched_at"] = utcnow()
+    atomic_write_json(directory / "episode.json", meta)
+    return meta, notes
+
+
+def _download_transcript(client: Client, directory: Path, meta: dict[str, Any], notes: list[str]) -> None:
+    """Download the best supported publisher transcript (trying the next format if one fails)."""
+    if any(transcript["file"] for transcript in meta["transcripts"]):
+        return
+    supported = [t for t in meta["transcripts"] if TRANSCRIPT_TYPES.get((t["type"] or "").split(";")[0])]
+    supported.sort(key=lambda t: TRANSCRIPT_PREFERENCE.index(TRANSCRIPT_TYPES[t["type"].split(";")[0]]))
+    for transcript in supported:
+        name = f"publisher-transcript.{TRANSCRIPT_TYPES[transcript['type'].split(';')[0]]}"
+        try:
+            atomic_write_bytes(directory / name, client.get(transcript["url"], what="transcript").body)
+        except NetworkError as exc:
+            notes.append(f"transcript: {exc}")
+            continue
+        transcript["file"] = name
+        return
+
+
+def _download_chapters(client: Client, directory: Path, meta: dict[str, Any], notes: list[str]) -> None:
+    try:
+        body = client.get(meta["chapters_url"], what="chapters").body
+        json.loads(body)
+    except NetworkError as exc:
+        notes.append(f"chapters: {exc}")
+        return
+    except ValueError:
+        notes.append(f"chapters: {meta['chapters_url']}: not JSON; ignored")
+        return
+    atomic_write_bytes(directory / "chapters.json", body)
+    meta["chapters_file"] = "chapters.json"
+
+
+# --- the stage -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _progress(console: Console) -> Iterator[Progress]:
+    """Download bars on a terminal; nothing when quiet or redirected."""
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                        console=console, transient=True, disable=console.quiet or not console.is_terminal)
+    with progress:
+        yield progress
+
+
+def _say(console: Console, label: str, style: str, message: str) -> None:
+    """One status line; feed text is never interpreted as markup."""
+    console.print(Text.assemble((label, style), " ", message))
+
+
+def run_pending(paths: Paths, config: Config, console: Console, budget: Budget = Budget(),
+                feed_ids: list[str] | None = None) -> FetchReport:
+    """Poll the feeds (all, or `feed_ids`) concurrently, record new episodes, then download pending ones."""
+    records = subscriptions(paths)
+    if feed_ids is not None:
+        records = [record for record in records if record["id"] in feed_ids]
+    report = FetchReport("fetch")
+    workers = max(1, config["network"]["concurrency"])
+    with Index(paths) as index, Client(config) as client, _progress(console) as progress, \
+            ThreadPoolExecutor(workers) as pool:
+        polls = {pool.submit(_poll, client, record): record for record in records}
+        for future in as_completed(polls):
+            try:
+                outcome = future.result()
+            except PodbriefError as exc:
+                outcome = exc
+            result, known = _apply_poll(paths, index, polls[future], outcome, config["fetch"]["backfill"])
+            report.feeds.append(result)
+            report.skipped += known
+            _report_feed(console, result)
+        wanted = {record["id"] for record in records}
+        pending = [row["id"] for row in index.pending("fetch") if row["feed_id"] in wanted]
+        downloads = {}
+        for episode_id in pending:
+            if budget.exhausted():
+                report.remaining += 1
+                continue
+            meta = read_json(paths.episode_dir(episode_id) / "episode.json")
+            downloads[pool.submit(_download_episode, client, paths, meta, config["fetch"]["transcripts"],
+                                  progress)] = meta
+        for future in as_completed(downloads):
+            meta = downloads[future]
+            try:
+                done, notes = future.result()
+            except PodbriefError as exc:
+                index.mark_failed(meta["id"], "fetch", str(exc))
+                report.failed[meta["id"]] = str(exc)
+                _say(console, "failed", "red", f"{meta['show']}: {meta['title']}: {exc}")
+                continue
+            index.mark_done(meta["id"], "fetch", done["fetched_at"])
+            report.done.append(meta["id"])
+            _say(console, "downloaded", "green", f"{meta['show']}: {meta['title']}")
+            for note in notes:
+                _say(console, "note", "yellow", f"{meta['title']}: {note}")
+    order = {record["id"]: position for position, record in enumerate(records)}
+    report.feeds.sort(key=lambda result: order[result.id])
+    return report
+
+
+def _report_feed(console: Console, result: FeedResult) -> None:
+    name = result.title or result.url
+    if result.error:
+        _say(console, "failed", "red", f"{name}: {result.error}")
+    for note in result.notes:
+        _say(console, "note", "yellow", f"{name}: {note}")
+    for episode in result.new:
+        _say(console, "new", "cyan", f"{name}: {episode['title']}")
