@@ -246,9 +246,9 @@ def _record_episodes(paths: Paths, index: Index, record: dict[str, Any], parsed:
         fresh.append((episode_id, episode))
     if unusable:
         result.notes.append(f"{unusable} episode(s) have no audio in a supported format and no transcript; skipped")
+    fresh.sort(key=lambda pair: pair[1].published or "", reverse=True)  # newest first
     if record["parsed_at"] is None and len(fresh) > backfill:
         result.notes.append(f"first fetch: taking the latest {backfill} of {len(fresh)} episodes (fetch.backfill)")
-        fresh.sort(key=lambda pair: pair[1].published or "", reverse=True)
         fresh = fresh[:backfill]
     for episode_id, episode in fresh:
         meta_file = paths.episode_dir(episode_id) / "episode.json"
@@ -381,7 +381,7 @@ def _progress(console: Console) -> Iterator[Progress]:
 
 def _say(console: Console, label: str, style: str, message: str) -> None:
     """One status line; feed text is never interpreted as markup."""
-    console.print(Text.assemble((label, style), " ", message))
+    console.print(Text.assemble((label, style), " ", message), soft_wrap=True)
 
 
 def run_pending(paths: Paths, config: Config, console: Console, budget: Budget = Budget(),
