@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -16,9 +17,11 @@ from rich.table import Table
 from rich.text import Text
 
 from podbrief import __version__, config as configmod
-from podbrief.errors import ExitStatus, InputError, PartialFailure, PodbriefError, UsageError
+from podbrief.errors import ExitStatus, InputError, NothingNew, PartialFailure, PodbriefError, UsageError
 from podbrief.formats import opml
-from podbrief.stages import fetch as fetch_stage
+from podbrief import briefs, render
+from podbrief.demo import run as demo_run
+from podbrief.stages import Budget, fetch as fetch_stage, today as today_stage
 from podbrief.store import Index, Paths, atomic_write_bytes, atomic_write_text, run_lock
 
 class _Group(TyperGroup):
@@ -29,6 +32,10 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, TyperException):  # typer's own exits and usage errors
             raise
+        except NothingNew as exc:  # a status, not a failure: no "error:", and silent under --quiet (cron)
+            if not getattr(ctx.obj, "quiet", False):
+                typer.echo(f"podbrief: {exc}", err=True)
+            raise typer.Exit(int(exc.exit_status))
         except PodbriefError as exc:
             if getattr(ctx.obj, "debug", False):
                 raise
@@ -220,6 +227,90 @@ def fetch(
     failure = report.failure()
     if failure:
         raise PartialFailure(failure)
+
+
+# --- the brief: today, brief, demo (podbrief.stages.today, podbrief.render) ----------------
+
+BRIEF_SUFFIXES = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
+MarkdownOpt = typer.Option(False, "--markdown", help="Print Markdown.")
+HtmlOpt = typer.Option(False, "--html", help="Print one self-contained HTML page (readable in a mail client).")
+OutputOpt = typer.Option(None, "-o", "--output", help="Write to FILE (format from the flag, else the suffix).")
+ExplainOpt = typer.Option(False, "--explain", help="Show why each insight ranked where it did.")
+
+
+def _show_brief(rt: Runtime, brief: dict[str, Any], as_json: bool, markdown: bool, html: bool,
+                output: Optional[Path], explain: bool) -> None:
+    """Write the brief to -o FILE, or print it: JSON when stdout is not a terminal, nothing under --quiet."""
+    chosen = [name for name, flag in (("json", as_json), ("markdown", markdown), ("html", html)) if flag]
+    if len(chosen) > 1:
+        raise UsageError("choose one of --json, --markdown, --html")
+    if output is not None:
+        fmt = chosen[0] if chosen else BRIEF_SUFFIXES.get(output.suffix.lower())
+        if fmt is None:
+            raise UsageError(f"cannot tell the format of {output}: add --json, --markdown or --html")
+        atomic_write_text(output, render.text(brief, fmt, explain))
+        rt.err.print(f"Wrote {output}", markup=False)
+    elif rt.quiet:
+        return
+    elif chosen or not sys.stdout.isatty():
+        sys.stdout.write(render.text(brief, chosen[0] if chosen else "json", explain))
+    else:
+        render.terminal(brief, rt.out, explain)
+
+
+@app.command()
+def today(
+    ctx: typer.Context,
+    budget: Optional[float] = typer.Option(
+        None, "--budget", min=0, metavar="MINUTES",
+        help="Start no new heavy work after this many minutes; the rest waits for the next run."),
+    since: Optional[str] = typer.Option(
+        None, "--since", help="Window start: YYYY-MM-DD or a duration (12h, 3d, 2w). Default: brief.since_days."),
+    date: Optional[str] = typer.Option(None, "--date", help="Make the brief for this day (YYYY-MM-DD)."),
+    as_json: bool = JsonOpt, markdown: bool = MarkdownOpt, html: bool = HtmlOpt,
+    output: Optional[Path] = OutputOpt, explain: bool = ExplainOpt,
+) -> None:
+    """Process what is new (fetch, transcribe, extract, rank) and show the day's top insights.
+
+    The brief is stored; `podbrief brief` shows it again.
+
+    Exit status: 0 brief made; 6 brief made, some episodes failed; 9 nothing new; 10 brief saved, not delivered.
+    """
+    rt = runtime(ctx)
+    config = rt.config()
+    when = today_stage.window(datetime.now(timezone.utc), config["brief"]["since_days"], date, since)
+    made = today_stage.run(rt.paths, config, rt.err, when, Budget.minutes(budget))
+    _show_brief(rt, made, as_json, markdown, html, output, explain)
+    today_stage.finish(made, config, rt.err)
+
+
+@app.command()
+def brief(
+    ctx: typer.Context,
+    date: Optional[str] = typer.Option(None, "--date", help="The day (YYYY-MM-DD); default: the latest brief."),
+    as_json: bool = JsonOpt, markdown: bool = MarkdownOpt, html: bool = HtmlOpt,
+    output: Optional[Path] = OutputOpt, explain: bool = ExplainOpt,
+) -> None:
+    """Show a stored brief again (no processing, no delivery)."""
+    rt = runtime(ctx)
+    stored = briefs.load(rt.paths, today_stage.parse_date(date)) if date else briefs.latest(rt.paths)
+    _show_brief(rt, stored, as_json, markdown, html, output, explain)
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    home: Optional[Path] = typer.Option(
+        None, "--home", help="Keep the demo's data in this new directory (default: a temporary one, removed after)."),
+    as_json: bool = JsonOpt, markdown: bool = MarkdownOpt, html: bool = HtmlOpt,
+    output: Optional[Path] = OutputOpt, explain: bool = ExplainOpt,
+) -> None:
+    """Run the whole pipeline offline on bundled sample episodes served from a local feed."""
+    rt = runtime(ctx)
+    config = rt.config(network__allow_private=True, brief__deliver="none")
+    made = demo_run(config, rt.err, home)
+    _show_brief(rt, made, as_json, markdown, html, output, explain)
+    today_stage.finish(made, config, rt.err)
 
 
 def main() -> None:

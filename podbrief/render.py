@@ -95,6 +95,13 @@ def to_json(brief: Brief) -> str:
     return json.dumps(brief, indent=2, ensure_ascii=False) + "\n"
 
 
+def text(brief: Brief, fmt: str, explain: bool = False) -> str:
+    """The brief as a "json", "markdown" or "html" document."""
+    if fmt == "json":
+        return to_json(brief)
+    return markdown(brief, explain) if fmt == "markdown" else html_page(brief, explain)
+
+
 # --- terminal --------------------------------------------------------------------------
 
 

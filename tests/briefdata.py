@@ -7,6 +7,7 @@ tested against them.
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from podbrief.store import short_hash
@@ -52,3 +53,10 @@ def sample_brief() -> dict[str, Any]:
                       "error": "the model returned no valid insight"}],
         "remaining": {"transcribe": 2, "extract": 0},
     }
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (for servers to start on, or to be refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

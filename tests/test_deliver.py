@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 import ssl
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -18,7 +17,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from briefdata import sample_brief
+from briefdata import free_port, sample_brief
 from podbrief import config as configmod
 from podbrief import deliver
 from podbrief.errors import ConfigError, DeliveryError
@@ -38,12 +37,6 @@ class Inbox:
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         self.recipients += envelope.rcpt_tos
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def server_tls() -> ssl.SSLContext:

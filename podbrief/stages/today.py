@@ -1,0 +1,211 @@
+"""`podbrief today`: run what is new through fetch -> transcribe -> extract -> rank and store the brief.
+
+Only unfinished work is done, and only for episodes in the window: an episode is in
+it when it was published, or first seen by podbrief, between `since` and `until`
+(so a feed added today contributes its latest episodes even if they are a week old).
+Every episode problem in the window (a failed stage, a corrupt insight file) and every
+feed that failed this run is listed in the brief; the brief is made from the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from podbrief import briefs, deliver, render
+from podbrief.config import Config
+from podbrief.errors import InputError, NothingNew, PartialFailure, UsageError
+from podbrief.stages import Budget, StageReport
+from podbrief.stages import fetch
+from podbrief.store import Index, Paths, read_json, run_lock
+
+INSIGHTS_SCHEMA = "podbrief.insights/1"
+NO_FEEDS = ("no subscriptions yet: add a podcast with `podbrief add FEED_URL` (or `podbrief import FILE.opml`), "
+            "or try the offline demo: `podbrief demo`")
+_DURATION = re.compile(r"^(\d+)\s*([hdw])$")
+_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+
+
+@dataclass(frozen=True)
+class Window:
+    """The brief's date (local) and the UTC interval whose episodes it considers."""
+
+    date: dt.date
+    since: dt.datetime
+    until: dt.datetime
+
+    def contains(self, stamp: str | None) -> bool:
+        return stamp is not None and self.since <= _parse_utc(stamp) <= self.until
+
+    def to_json(self) -> dict[str, str]:
+        return {"since": _iso(self.since), "until": _iso(self.until)}
+
+
+def _parse_utc(stamp: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time()).astimezone()
+
+
+def parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--date: expected YYYY-MM-DD, got {text!r}") from None
+
+
+def window(now: dt.datetime, since_days: float, date: str | None = None, since: str | None = None) -> Window:
+    """The window for `--date YYYY-MM-DD` (default: today) and `--since YYYY-MM-DD|12h|3d|2w`.
+
+    It ends at `now` for today and at the end of the day for an earlier date; it starts
+    `since` (default: `brief.since_days` days) before that.
+    """
+    today = now.astimezone().date()
+    day = parse_date(date) if date else today
+    if day > today:
+        raise UsageError(f"--date: {day.isoformat()} is in the future")
+    until = now if day == today else _local_midnight(day + dt.timedelta(days=1))
+    if since is None:
+        start = until - dt.timedelta(days=since_days)
+    elif match := _DURATION.match(since.strip()):
+        start = until - dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
+    else:
+        try:
+            start = _local_midnight(dt.date.fromisoformat(since))
+        except ValueError:
+            raise UsageError(f"--since: expected YYYY-MM-DD or a duration like 12h, 3d, 2w; got {since!r}") from None
+    if start >= until:
+        raise UsageError(f"--since: {_iso(start)} is not before the end of the window ({_iso(until)})")
+    return Window(day, start.astimezone(dt.timezone.utc), until.astimezone(dt.timezone.utc))
+
+
+def _lazy(module: str, function: str) -> Callable[..., Any]:
+    """Import a stage on first call: the ASR and LLM libraries take seconds to import,
+    and a run with nothing new must not pay for that."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(f"podbrief.stages.{module}"), function)(*args, **kwargs)
+
+    return call
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The stages `today` drives after fetch (tests substitute fakes)."""
+
+    transcribe: Callable[..., StageReport] = _lazy("transcribe", "run_pending")
+    extract: Callable[..., StageReport] = _lazy("extract", "run_pending")
+    rank: Callable[..., list[dict[str, Any]]] = _lazy("rank", "rank")
+
+
+def read_insights(path: Any, episode_id: str) -> list[dict[str, Any]]:
+    """The insights of one episode; InputError if the file is not a sound podbrief.insights/1 document."""
+    data = read_json(path)
+    if not isinstance(data, dict) or data.get("schema") != INSIGHTS_SCHEMA:
+        raise InputError(f"{path}: not a podbrief insight file (expected schema {INSIGHTS_SCHEMA!r})")
+    insights = data.get("insights")
+    if data.get("episode_id") != episode_id or not isinstance(insights, list) or not all(
+        isinstance(i, dict) and isinstance(i.get("id"), str) and isinstance(i.get("text"), str)
+        and isinstance(i.get("episode"), dict) for i in insights
+    ):
+        raise InputError(f"{path}: corrupt insight file (episode_id or insights are malformed)")
+    return insights
+
+
+def _problem(stage: str, error: str, title: str | None, **ids: str) -> dict[str, Any]:
+    return {"stage": stage, **ids, "title": title, "error": error}
+
+
+def _remaining(reports: list[StageReport]) -> dict[str, int]:
+    return {report.stage: report.remaining for report in reports}
+
+
+def run(paths: Paths, config: Config, console: Console, when: Window, budget: Budget = Budget(),
+        now: dt.datetime | None = None, pipeline: Pipeline | None = None) -> briefs.Brief:
+    """Bring the window's episodes up to date, rank their insights and store the brief.
+
+    Raises NothingNew when no insight in the window is new (PartialFailure instead if
+    something failed); the caller prints and delivers the returned brief.
+    """
+    deliver.check(config)  # a delivery misconfiguration should fail now, not after an hour of work
+    now = now or dt.datetime.now(dt.timezone.utc)
+    pipeline = pipeline or Pipeline()
+    with run_lock(paths):
+        if not fetch.subscriptions(paths):
+            raise NothingNew(NO_FEEDS)
+        fetched = fetch.run_pending(paths, config, console, budget)
+        reports: list[StageReport] = [fetched]
+        for stage, run_stage in (("transcribe", pipeline.transcribe), ("extract", pipeline.extract)):
+            with Index(paths) as index:
+                pending = [row["id"] for row in index.pending(stage) if _in_window(row, when)]
+            if pending:
+                reports.append(run_stage(paths, config, console, budget, episode_ids=pending))
+        with Index(paths) as index:
+            episodes = [row for row in index.episodes() if _in_window(row, when)]
+        problems = [_problem("fetch", result.error, result.title or result.url, feed_id=result.id)
+                    for result in fetched.feed_errors]
+        insights = []
+        for row in episodes:
+            if row["extracted_at"]:
+                try:
+                    insights += read_insights(paths.episode_dir(row["id"]) / "insights.json", row["id"])
+                except InputError as exc:
+                    problems.append(_problem("extract", str(exc), row["title"], episode_id=row["id"]))
+            elif row["failed_stage"]:
+                problems.append(_problem(row["failed_stage"], row["error"], row["title"], episode_id=row["id"]))
+        for problem in problems:
+            console.print(Text.assemble(("problem ", "red"), render.problem_line(problem)))
+        delivered = briefs.delivered_ids(paths)
+        if not any(insight["id"] not in delivered for insight in insights):
+            raise _nothing_new(paths, when, len(episodes), problems, _remaining(reports))
+        brief = {
+            "schema": briefs.SCHEMA, "date": when.date.isoformat(), "created": _iso(now),
+            "window": when.to_json(), "episodes": len({i["episode"]["id"] for i in insights}),
+            "items": pipeline.rank(insights, config, paths, now),
+            "problems": problems, "remaining": _remaining(reports),
+        }
+        briefs.save(paths, brief)
+    return brief
+
+
+def _in_window(row: Any, when: Window) -> bool:
+    return when.contains(row["published"]) or when.contains(row["discovered_at"])
+
+
+def _nothing_new(paths: Paths, when: Window, episodes: int, problems: list[dict[str, Any]],
+                 remaining: dict[str, int]) -> Exception:
+    left = sum(remaining.values())
+    if problems:
+        return PartialFailure(f"no new insights, and {len(problems)} problem(s) (listed above)")
+    if left:
+        return NothingNew(f"nothing new yet: the time budget ran out with {left} step(s) left; run again to finish")
+    if not episodes:
+        return NothingNew(f"no episodes published or fetched since {_iso(when.since)}"
+                          " (a longer window: --since 7d)")
+    dates = briefs.stored_dates(paths)
+    latest = f" (`podbrief brief --date {dates[0].isoformat()}` shows it again)" if dates else ""
+    return NothingNew(f"nothing new since the last brief{latest}")
+
+
+def finish(brief: briefs.Brief, config: Config, console: Console) -> None:
+    """After the brief is shown: deliver it, then report failures through the exit status."""
+    note = deliver.deliver(brief, config)
+    if note:
+        console.print(note, markup=False)
+    if render.remaining_line(brief):
+        console.print(Text(render.remaining_line(brief) + "; run `podbrief today` again to finish", style="yellow"))
+    if brief["problems"]:
+        raise PartialFailure(f"brief saved, but {len(brief['problems'])} problem(s): see the end of the brief")
