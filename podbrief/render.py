@@ -15,8 +15,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 
 Brief = dict[str, Any]
@@ -105,8 +107,8 @@ def text(brief: Brief, fmt: str, explain: bool = False) -> str:
 # --- terminal --------------------------------------------------------------------------
 
 
-def _source_text(insight: dict[str, Any], prefix: str) -> Text:
-    text = Text(prefix + source_line(insight), style="dim")
+def _source_text(insight: dict[str, Any]) -> Text:
+    text = Text(source_line(insight), style="dim")
     quote = quote_of(insight)
     if "start" in quote:
         text.append(" · ", style="dim")
@@ -117,27 +119,32 @@ def _source_text(insight: dict[str, Any], prefix: str) -> Text:
 
 def terminal(brief: Brief, console: Console, explain: bool = False) -> None:
     """Print the brief for a person at a terminal (links are clickable where supported)."""
-    console.print(Text(title(brief), style="bold"))
+    console.print(Text(title(brief), style="bold"), soft_wrap=False)
     for item in brief["items"]:
         insight = item["insight"]
-        console.print()
-        console.print(Text.assemble((f"{item['rank']}. ", "bold"), (clean(insight.get("text")), "bold")))
-        console.print(_source_text(insight, "   "))
+        lines: list[RenderableType] = [Text(clean(insight.get("text")), style="bold"), _source_text(insight)]
         if quote_of(insight).get("text"):
-            console.print(Text(f"   “{clean(quote_of(insight)['text'])}”", style="italic"))
+            lines.append(Text(f"“{clean(quote_of(insight)['text'])}”", style="italic"))
         if explain and item.get("why"):
-            console.print(Text(f"   why: score {item.get('score', 0):.2f} = {why_line(item['why'])}", style="yellow"))
+            lines.append(Text(f"why: score {item.get('score', 0):.2f} = {why_line(item['why'])}", style="yellow"))
         for related in item.get("related") or []:
-            console.print(Text(f"   ↳ {clean(related.get('text'))}"))
-            console.print(_source_text(related, "     "))
+            lines.append(Text(f"↳ {clean(related.get('text'))}"))
+            lines.append(Padding(_source_text(related), (0, 0, 0, 2), expand=False))
+        grid = Table.grid(padding=(0, 1))  # the rank in its own column: wrapped lines stay indented
+        grid.add_column(justify="right", min_width=2)
+        grid.add_column()
+        grid.add_row(Text(f"{item['rank']}.", style="bold"), Group(*lines))
+        console.print()
+        console.print(grid, soft_wrap=False)
     if remaining_line(brief):
         console.print()
-        console.print(Text(remaining_line(brief), style="yellow"))
+        console.print(Text(remaining_line(brief), style="yellow"), soft_wrap=False)
     if brief.get("problems"):
         console.print()
-        console.print(Text("Problems (these episodes are missing from the brief):", style="red"))
+        console.print(Text("Problems (these episodes are missing from the brief):", style="red"), soft_wrap=False)
         for problem in brief["problems"]:
-            console.print(Text(f"  ! {problem_line(problem)}", style="red"))
+            console.print(Padding(Text(f"! {problem_line(problem)}", style="red"), (0, 0, 0, 2), expand=False),
+                          soft_wrap=False)
 
 
 # --- Markdown ----------------------------------------------------------------------------
