@@ -252,9 +252,13 @@ class Client:
                 partial.unlink()  # the partial does not match the server's file: start over
                 return self.download(url, dest, progress)
             self._raise_for_status(response, final)
-            if response.status_code == 206 and start == have:
+            if response.status_code == 206:
+                if start != have:
+                    partial.unlink(missing_ok=True)
+                    raise NetworkError(f"{final}: the server resumed at byte {start}, not {have}; "
+                                       "the next run starts over")
                 mode = "ab"
-            else:  # the server ignored Range (or answered oddly): start from scratch
+            else:  # the server ignored Range: start from scratch
                 mode, have, total = "wb", 0, _content_length(response)
             if total is not None and total > self.audio_max_bytes:
                 partial.unlink(missing_ok=True)

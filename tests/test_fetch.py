@@ -359,3 +359,9 @@ def test_the_time_budget_leaves_downloads_for_the_next_run(server, home):
     assert (len(report.feeds[0].new), report.done, report.remaining) == (2, [], 2)
     assert len(run_pending(paths, config, Console(quiet=True)).done) == 2
 
+
+
+def test_fetch_without_subscriptions_says_how_to_add_one(home):
+    result = podbrief("fetch")
+    assert result.exit_code == 0
+    assert "No subscriptions yet: add one with `podbrief add URL`." in result.stderr

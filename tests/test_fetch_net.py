@@ -222,3 +222,11 @@ def test_audio_over_the_cap_is_refused_and_not_kept(server, tmp_path, declared):
             pytest.raises(NetworkError, match="larger than the 1 MB audio cap"):
         http.download(server.url("big.mp3"), episode / "audio.mp3")
     assert list(episode.iterdir()) == []
+
+
+def test_a_resume_at_the_wrong_offset_starts_over(server, tmp_path):
+    (tmp_path / "audio.mp3.partial").write_bytes(AUDIO[:10])
+    server.route("ep.mp3", body=AUDIO[:20], status=206, headers={"Content-Range": f"bytes 0-19/{len(AUDIO)}"})
+    with client() as http, pytest.raises(NetworkError, match="resumed at byte 0, not 10; the next run starts over"):
+        http.download(server.url("ep.mp3"), tmp_path / "audio.mp3")
+    assert not (tmp_path / "audio.mp3.partial").exists() and not (tmp_path / "audio.mp3").exists()

@@ -79,6 +79,8 @@ class FetchReport(StageReport):
         return {**super().to_json(), "feeds": [asdict(result) for result in self.feeds]}
 
     def summary(self) -> str:
+        if not self.feeds:
+            return "No subscriptions yet: add one with `podbrief add URL`."
         new = sum(len(result.new) for result in self.feeds)
         line = f"Checked {len(self.feeds)} feed(s): {new} new episode(s), {len(self.done)} downloaded"
         if self.remaining:
@@ -336,14 +338,18 @@ def _download_episode(client: Client, paths: Paths, meta: dict[str, Any], with_e
     return meta, notes
 
 
+def _transcript_extension(transcript: dict[str, Any]) -> str | None:
+    return TRANSCRIPT_TYPES.get((transcript["type"] or "").split(";")[0].strip())
+
+
 def _download_transcript(client: Client, directory: Path, meta: dict[str, Any], notes: list[str]) -> None:
     """Download the best supported publisher transcript (trying the next format if one fails)."""
     if any(transcript["file"] for transcript in meta["transcripts"]):
         return
-    supported = [t for t in meta["transcripts"] if TRANSCRIPT_TYPES.get((t["type"] or "").split(";")[0])]
-    supported.sort(key=lambda t: TRANSCRIPT_PREFERENCE.index(TRANSCRIPT_TYPES[t["type"].split(";")[0]]))
+    supported = [t for t in meta["transcripts"] if _transcript_extension(t)]
+    supported.sort(key=lambda t: TRANSCRIPT_PREFERENCE.index(_transcript_extension(t)))
     for transcript in supported:
-        name = f"publisher-transcript.{TRANSCRIPT_TYPES[transcript['type'].split(';')[0]]}"
+        name = f"publisher-transcript.{_transcript_extension(transcript)}"
         try:
             atomic_write_bytes(directory / name, client.get(transcript["url"], what="transcript").body)
         except NetworkError as exc:
