@@ -23,15 +23,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
-import yaml  # noqa: E402
-from rich.console import Console  # noqa: E402
+import httpx
+import yaml
+from localserver import LocalServer, item, rss
+from rich.console import Console
 
-from localserver import LocalServer, item, rss  # noqa: E402
-from podbrief import config as configmod  # noqa: E402
-from podbrief.formats.opml import Outline  # noqa: E402
-from podbrief.stages import fetch  # noqa: E402
-from podbrief.store import Paths  # noqa: E402
+from podbrief import config as configmod
+from podbrief.formats.opml import Outline
+from podbrief.stages import fetch
+from podbrief.store import Paths
 
 
 def publish(server: LocalServer, feeds: int, episodes: int, audio_bytes: int) -> list[str]:
@@ -91,20 +91,20 @@ def main() -> None:
 
             first = timed(first_fetch, max(1, args.repeat // 2))
             megabytes = args.feeds * args.episodes * args.audio_kb / 1000
-            rows.append((f"first fetch: {args.feeds} feeds, {args.feeds * args.episodes} episodes "
-                         f"({megabytes:g} MB)", first, ""))
+            name = f"first fetch: {args.feeds} feeds, {args.feeds * args.episodes} episodes ({megabytes:g} MB)"
+            rows.append((name, first, ""))
 
             for concurrency in (4, 1):
                 paths, config = new_home(Path(www), urls, concurrency)
                 fetch.run_pending(paths, config, quiet)
                 server.clear_log()
-                rerun = timed(lambda: fetch.run_pending(paths, config, quiet), args.repeat)
+                rerun = timed(lambda paths=paths, config=config: fetch.run_pending(paths, config, quiet), args.repeat)
                 requests = server.requests
                 conditional = all("if-none-match" in r.headers for r in requests)
                 audio = sum(r.path.endswith(".mp3") for r in requests)
-                rows.append((f"rerun, nothing new, in-process (concurrency {concurrency})", rerun,
-                             f"{len(requests) // args.repeat} requests/run, all conditional: {conditional}, "
-                             f"audio requests: {audio}"))
+                notes = (f"{len(requests) // args.repeat} requests/run, all conditional: {conditional}, "
+                         f"audio requests: {audio}")
+                rows.append((f"rerun, nothing new, in-process (concurrency {concurrency})", rerun, notes))
 
             paths, config = new_home(Path(www), urls, 4)
             fetch.run_pending(paths, config, quiet)

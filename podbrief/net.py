@@ -63,18 +63,18 @@ def megabytes(n: int) -> str:
     return f"{n / 1e6:g} MB"
 
 
-def check_url(url: str) -> str:
-    """Return the URL's host name if it is an absolute http(s) URL, else raise NetworkError."""
+def check_url(url: str) -> tuple[str, int]:
+    """(host, port) of an absolute http(s) URL; anything else raises NetworkError."""
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
+        port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise NetworkError(f"{url}: not a valid URL") from None
     if parts.scheme not in ("http", "https"):
         raise NetworkError(f"{url}: only http and https URLs are allowed")
     if not parts.hostname:
         raise NetworkError(f"{url}: no host name in the URL")
-    return parts.hostname
+    return parts.hostname, port
 
 
 def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -85,13 +85,11 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 def check_target(url: str, allow_private: bool) -> None:
     """Refuse non-http(s) URLs and, unless allowed, hosts that resolve to any non-public address."""
-    host = check_url(url)
+    host, port = check_url(url)
     if allow_private:
         return
-    parts = urlsplit(url)
     try:
-        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
-                                   type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise NetworkError(f"{url}: cannot resolve host {host} ({exc})") from None
     for info in infos:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from localserver import LocalServer
 
 # Tests talk to 127.0.0.1 (allowed only with allow_private) and must fail fast.

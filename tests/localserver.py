@@ -116,7 +116,7 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):  # the client gave up: fine
                 pass
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             path = self.path.split("?")[0]
             server.log(Request("GET", path, {k.lower(): v for k, v in self.headers.items()}))
             self._answer(path, server.routes.get(path, Route()))

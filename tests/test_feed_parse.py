@@ -12,8 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
-
 from localserver import item, rss
+
 from podbrief.errors import InputError
 from podbrief.formats.feed import html_to_text, parse, parse_duration
 
@@ -115,7 +115,7 @@ def test_stable_key_falls_back_to_enclosure_then_title_and_date():
     transcript = '<podcast:transcript url="https://example.com/t.vtt" type="text/vtt"/>'
     feed = parse(rss("Show", [item("A", None, audio_url="https://example.com/a.mp3"),
                               item("B", None, extra=transcript)]), "show")
-    assert [episode.key for episode in feed.episodes] == ["https://example.com/a.mp3", "B\0" "2025-01-06T06:00:00Z"]
+    assert [episode.key for episode in feed.episodes] == ["https://example.com/a.mp3", "B\x002025-01-06T06:00:00Z"]
 
 
 @pytest.mark.parametrize("body, message", [

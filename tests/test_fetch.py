@@ -6,10 +6,10 @@ import json
 import re
 
 import pytest
+from localserver import item, rss
 from rich.console import Console
 from typer.testing import CliRunner
 
-from localserver import item, rss
 from podbrief import config as configmod
 from podbrief.cli import app
 from podbrief.errors import ExitStatus
@@ -193,7 +193,7 @@ def test_itunes_new_feed_url_moves_the_subscription(server, home):
     assert feed_record(home)["url"] == new
     server.clear_log()
     podbrief("fetch")
-    assert [r.path for r in server.requests][0] == "/new.xml"
+    assert server.requests[0].path == "/new.xml"
 
 
 def test_markup_in_feed_text_is_printed_literally(server, home):
@@ -305,7 +305,7 @@ def test_a_missing_transcript_is_a_note_when_there_is_audio(server, home):
     assert result.exit_code == ExitStatus.PARTIAL
     assert "note with audio: transcript:" in result.stderr
     assert "no audio, and no publisher transcript could be downloaded" in result.stderr
-    with_audio = [e for e in episodes(home) if e["title"] == "with audio"][0]
+    with_audio = next(e for e in episodes(home) if e["title"] == "with audio")
     assert with_audio["fetched_at"] and with_audio["transcripts"][0]["file"] is None
 
 

@@ -8,9 +8,9 @@ import subprocess
 import sys
 import time
 
+from localserver import item, rss
 from typer.testing import CliRunner
 
-from localserver import item, rss
 from podbrief.cli import app
 from podbrief.errors import ExitStatus
 

@@ -63,10 +63,10 @@ def test_import_then_export_round_trips(home, tmp_path):
     assert opml.parse(to_stdout.stdout.encode(), "stdout") == exported
 
 @pytest.mark.parametrize("data, message", [
-    (b'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
-     b'<opml><body><outline xmlUrl="&b;"/></body></opml>', "refused: the OPML declares XML entities"),
-    (b'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-     b'<opml><body><outline xmlUrl="&x;"/></body></opml>', "refused: the OPML declares XML entities"),
+    ((b'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+      b'<opml><body><outline xmlUrl="&b;"/></body></opml>'), "refused: the OPML declares XML entities"),
+    ((b'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+      b'<opml><body><outline xmlUrl="&x;"/></body></opml>'), "refused: the OPML declares XML entities"),
     (b"<opml><body><outline", "not a valid OPML file"),
     (b"<rss><channel/></rss>", "not an OPML file"),
 ])

@@ -24,7 +24,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from rich.text import Text
 
 from podbrief.config import Config
-from podbrief.errors import InputError, NetworkError, PodbriefError, UsageError
+from podbrief.errors import NetworkError, PodbriefError, UsageError
 from podbrief.formats import feed as feedformat
 from podbrief.formats.opml import Outline
 from podbrief.net import Client, Fetched, HTTPStatusError, check_url
