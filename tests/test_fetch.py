@@ -365,3 +365,13 @@ def test_fetch_without_subscriptions_says_how_to_add_one(home):
     result = podbrief("fetch")
     assert result.exit_code == 0
     assert "No subscriptions yet: add one with `podbrief add URL`." in result.stderr
+
+
+def test_imported_feeds_take_their_title_from_the_feed(server, home, tmp_path):
+    subscriptions = tmp_path / "subs.opml"
+    subscriptions.write_text(f'<opml><body><outline xmlUrl="{publish(server, "show", 1, title="Real title")}"/>'
+                             "</body></opml>")
+    assert podbrief("import", str(subscriptions)).exit_code == 0
+    assert podbrief("fetch").exit_code == 0
+    assert [e["show"] for e in episodes(home)] == ["Real title"]
+    assert feed_record(home)["title"] == "Real title"

@@ -282,10 +282,9 @@ def _apply_poll(paths: Paths, index: Index, record: dict[str, Any],
             result.status = "not modified"
         else:
             result.notes.extend(parsed.warnings)
+            record["title"] = result.title = parsed.title
             known = _record_episodes(paths, index, record, parsed, backfill, result)
-            record.update(title=parsed.title, etag=fetched.etag, last_modified=fetched.last_modified,
-                          parsed_at=record["last_checked"])
-            result.title = parsed.title
+            record.update(etag=fetched.etag, last_modified=fetched.last_modified, parsed_at=record["last_checked"])
             if parsed.new_feed_url and parsed.new_feed_url != record["url"]:
                 _follow_new_feed_url(record, parsed.new_feed_url, result)
     record.update(last_status=result.status, error=result.error)
