@@ -1,0 +1,132 @@
+"""Golden tests for ranking: crafted insight sets in tests/golden/rank/*.json and their expected order.
+
+These exercise the scoring, novelty, merging and caps, not the embedding model, so they use a
+deterministic bag-of-words embedder: identical texts are identical vectors (cosine 1), texts
+without shared words are near-orthogonal. The real model is tested in test_rank_embed.py.
+
+A case file holds: `config` (the rank section), optional `now`, `insights` (compact: id,
+episode, text, and optionally show, speaker, topics, scores, published), optional `briefs`
+(stored briefs: a date, the ids of delivered insights and extra delivered `texts`),
+optional `ratings` ({id: +1|-1}), and the expectations: `expected` (top ids, best first),
+optionally `expected_why`, `expected_status`, `expected_duplicates`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from podbrief import config as configmod
+from podbrief.stages import rank
+from podbrief.store import Paths, atomic_write_json
+
+GOLDEN = Path(__file__).parent / "golden" / "rank"
+CASES = sorted(GOLDEN.glob("*.json"))
+DEFAULT_NOW = "2026-11-25T12:00:00Z"
+DEFAULT_SCORES = {"surprise": 0.5, "specificity": 0.5, "actionability": 0.5}
+
+
+class BagOfWords:
+    """Each word is a fixed pseudo-random direction; a text is the normalised sum of its words."""
+
+    def _vector(self, text: str) -> np.ndarray:
+        total = np.zeros(64)
+        for word in re.findall(r"[a-z0-9]+", text.lower()):
+            seed = int.from_bytes(hashlib.sha256(word.encode()).digest()[:4], "little")
+            total += np.random.default_rng(seed).standard_normal(64)
+        norm = np.linalg.norm(total)
+        return (total / norm if norm else total).astype(np.float32)
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:
+        return np.array([self._vector(t) for t in texts], dtype=np.float32).reshape(len(texts), 64)
+
+    queries = passages
+
+
+def _parse(stamp: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def _insight(spec: dict[str, Any], now: str) -> dict[str, Any]:
+    episode = spec["episode"]
+    return {
+        "id": spec["id"], "text": spec["text"], "speaker": spec.get("speaker"),
+        "quote": {"text": spec["text"], "start": 60.0, "end": 70.0, "link": f"https://example.org/{episode}.mp3#t=60"},
+        "kind": "claim", "topics": spec.get("topics", []), "scores": spec.get("scores", DEFAULT_SCORES),
+        "episode": {"id": episode, "title": f"Episode {episode}", "show": spec.get("show", f"Show {episode}"),
+                    "published": spec.get("published", now)},
+    }
+
+
+def _setup(case: dict[str, Any], home: Path) -> tuple[list[dict[str, Any]], Paths]:
+    """Write the case's stored briefs and ratings into a fresh data dir; return its insights."""
+    paths = Paths(home)
+    now = case.get("now", DEFAULT_NOW)
+    insights = [_insight(spec, now) for spec in case["insights"]]
+    by_id = {insight["id"]: insight for insight in insights}
+    for stored in case.get("briefs", []):
+        shown = [by_id[i] for i in stored["ids"]]
+        shown += [_insight({"id": i, "episode": "old", "text": t}, now) for i, t in stored.get("texts", {}).items()]
+        items = [{"rank": n, "score": 1.0, "insight": s, "why": {}, "related": []} for n, s in enumerate(shown, 1)]
+        atomic_write_json(paths.briefs_dir / f"{stored['date']}.json", {
+            "schema": "podbrief.brief/1", "date": stored["date"], "created": f"{stored['date']}T07:00:00Z",
+            "window": {"since": now, "until": now}, "episodes": 1, "items": items, "problems": [], "remaining": {},
+        })
+    for insight_id, vote in case.get("ratings", {}).items():
+        rank.rate(paths, by_id[insight_id], vote)
+    return insights, paths
+
+
+def _run(case: dict[str, Any], insights: list[dict[str, Any]], paths: Paths) -> rank.Ranking:
+    config = configmod.merge(configmod.defaults(), {"rank": case["config"]})
+    now = _parse(case.get("now", DEFAULT_NOW))
+    return rank.ranking(insights, config, paths, now, embedder=BagOfWords(), date=now.date())
+
+
+@pytest.mark.parametrize("case_file", CASES, ids=[p.stem for p in CASES])
+def test_golden(case_file: Path, tmp_path: Path) -> None:
+    case = json.loads(case_file.read_text(encoding="utf-8"))
+    insights, paths = _setup(case, tmp_path)
+    result = _run(case, insights, paths)
+
+    assert [entry.id for entry in result.top] == case["expected"], case["description"]
+    assert [entry.rank for entry in result.top] == list(range(1, len(result.top) + 1))
+    for insight_id, why in case.get("expected_why", {}).items():
+        assert result.entries[insight_id].why == pytest.approx(why, abs=1e-4)
+        assert result.entries[insight_id].score == pytest.approx(sum(why.values()), abs=1e-3)
+    for insight_id, status in case.get("expected_status", {}).items():
+        assert result.entries[insight_id].status == status
+    for insight_id, duplicates in case.get("expected_duplicates", {}).items():
+        assert result.entries[insight_id].duplicates == duplicates
+    # The order never depends on the order of the input files.
+    again = _run(case, insights[::-1], paths)
+    assert [entry.id for entry in again.top] == case["expected"]
+
+
+def test_every_golden_case_is_checked() -> None:
+    assert {p.stem for p in CASES} >= {"interests", "avoid", "feedback", "novelty", "diversity", "ties",
+                                        "duplicates", "recency"}
+
+
+def test_score_is_the_sum_of_its_parts(tmp_path: Path) -> None:
+    case = json.loads((GOLDEN / "feedback.json").read_text(encoding="utf-8"))
+    insights, paths = _setup(case, tmp_path)
+    for entry in _run(case, insights, paths).entries.values():
+        assert set(entry.why) == {"interest", "quality", "novelty", "recency", "feedback", "avoid"}
+        assert entry.score == pytest.approx(sum(entry.why.values()), abs=1e-3)
+
+
+def test_feedback_reasons_name_the_rated_insight(tmp_path: Path) -> None:
+    case = json.loads((GOLDEN / "feedback.json").read_text(encoding="utf-8"))
+    insights, paths = _setup(case, tmp_path)
+    entries = _run(case, insights, paths).entries
+    assert entries["c1"].reasons == ["up-voted fa (shared topic): +0.50"]
+    assert entries["c2"].reasons == ["down-voted fc (same show): -0.20"]
