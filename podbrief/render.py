@@ -77,6 +77,12 @@ def why_line(why: dict[str, Any]) -> str:
                       for k, v in why.items())
 
 
+def explain_lines(item: dict[str, Any]) -> list[str]:
+    """Why an item ranked where it did: the score's parts, then rank's reasons."""
+    lines = [f"why: score {item.get('score', 0):.2f} = {why_line(item.get('why') or {})}"]
+    return lines + [f"because: {clean(reason)}" for reason in item.get("reasons") or []]
+
+
 def problem_line(problem: dict[str, Any]) -> str:
     subject = clean(problem.get("title")) or problem.get("episode_id") or problem.get("feed_id") or "?"
     return f"{clean(problem.get('stage'))}: {subject}: {clean(problem.get('error'))}"
@@ -125,8 +131,8 @@ def terminal(brief: Brief, console: Console, explain: bool = False) -> None:
         lines: list[RenderableType] = [Text(clean(insight.get("text")), style="bold"), _source_text(insight)]
         if quote_of(insight).get("text"):
             lines.append(Text(f"“{clean(quote_of(insight)['text'])}”", style="italic"))
-        if explain and item.get("why"):
-            lines.append(Text(f"why: score {item.get('score', 0):.2f} = {why_line(item['why'])}", style="yellow"))
+        if explain:
+            lines += [Text(line, style="yellow") for line in explain_lines(item)]
         for related in item.get("related") or []:
             lines.append(Text(f"↳ {clean(related.get('text'))}"))
             lines.append(Padding(_source_text(related), (0, 0, 0, 2), expand=False))
@@ -173,8 +179,8 @@ def markdown(brief: Brief, explain: bool = False) -> str:
         lines.append(f"   {_md_source(insight)}")
         if quote_of(insight).get("text"):
             lines += ["", f"   > {md_escape(quote_of(insight)['text'])}"]
-        if explain and item.get("why"):
-            lines += ["", f"   *why: score {item.get('score', 0):.2f} = {md_escape(why_line(item['why']))}*"]
+        if explain:
+            lines += [""] + [f"   *{md_escape(line)}*  " for line in explain_lines(item)]
         related = item.get("related") or []
         if related:
             lines += ["", "   Related:", ""]
@@ -222,8 +228,8 @@ def html_fragment(brief: Brief, explain: bool = False) -> str:
         parts.append(f'<p style="{_SOURCE}">{_html_source(insight)}</p>')
         if quote_of(insight).get("text"):
             parts.append(f'<blockquote style="{_QUOTE}">{_h(quote_of(insight)["text"])}</blockquote>')
-        if explain and item.get("why"):
-            parts.append(f'<p style="{_SOURCE}">why: score {item.get("score", 0):.2f} = {_h(why_line(item["why"]))}</p>')
+        if explain:
+            parts += [f'<p style="{_SOURCE}">{_h(line)}</p>' for line in explain_lines(item)]
         related = item.get("related") or []
         if related:
             parts.append(f'<p style="{_RELATED}">Related:</p><ul style="{_RELATED}">')

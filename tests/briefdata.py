@@ -45,6 +45,7 @@ def sample_brief() -> dict[str, Any]:
         "items": [
             {"rank": 1, "score": 3.2, "insight": first,
              "why": {"interest": 1.0, "quality": 0.6, "novelty": 1.0, "recency": 0.9},
+             "reasons": ["interest 'seniors' (topic): +1.00"], "duplicates": [],
              "related": [related | {"similarity": 0.87}]},
             {"rank": 2, "score": 2.1, "insight": second,
              "why": {"interest": 0.5, "quality": 0.7, "novelty": 1.0, "recency": 0.8}, "related": []},

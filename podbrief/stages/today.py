@@ -23,10 +23,9 @@ from podbrief import briefs, deliver, render
 from podbrief.config import Config
 from podbrief.errors import InputError, NothingNew, PartialFailure, UsageError
 from podbrief.stages import Budget, StageReport
-from podbrief.stages import fetch
-from podbrief.store import Index, Paths, read_json, run_lock
+from podbrief.stages import fetch, rank
+from podbrief.store import Index, Paths, run_lock
 
-INSIGHTS_SCHEMA = "podbrief.insights/1"
 NO_FEEDS = ("no subscriptions yet: add a podcast with `podbrief add FEED_URL` (or `podbrief import FILE.opml`), "
             "or try the offline demo: `podbrief demo`")
 _DURATION = re.compile(r"^(\d+)\s*([hdw])$")
@@ -70,25 +69,28 @@ def parse_date(text: str) -> dt.date:
 def window(now: dt.datetime, since_days: float, date: str | None = None, since: str | None = None) -> Window:
     """The window for `--date YYYY-MM-DD` (default: today) and `--since YYYY-MM-DD|12h|3d|2w`.
 
-    It ends at `now` for today and at the end of the day for an earlier date; it starts
-    `since` (default: `brief.since_days` days) before that.
+    It ends at the end of that day and starts at `since`: a date, or a duration (default:
+    `brief.since_days` days) back from now for today, from the end of the day for an earlier date.
     """
     today = now.astimezone().date()
     day = parse_date(date) if date else today
     if day > today:
         raise UsageError(f"--date: {day.isoformat()} is in the future")
-    until = now if day == today else _local_midnight(day + dt.timedelta(days=1))
+    # The window runs to the end of the day (so episodes this run discovers are in it);
+    # durations count back from now for today, from the end of the day for an earlier date.
+    until = _local_midnight(day + dt.timedelta(days=1))
+    anchor = now if day == today else until
     if since is None:
-        start = until - dt.timedelta(days=since_days)
+        start = anchor - dt.timedelta(days=since_days)
     elif match := _DURATION.match(since.strip()):
-        start = until - dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
+        start = anchor - dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
     else:
         try:
             start = _local_midnight(dt.date.fromisoformat(since))
         except ValueError:
             raise UsageError(f"--since: expected YYYY-MM-DD or a duration like 12h, 3d, 2w; got {since!r}") from None
-    if start >= until:
-        raise UsageError(f"--since: {_iso(start)} is not before the end of the window ({_iso(until)})")
+    if start >= anchor:
+        raise UsageError(f"--since: {_iso(start)} is not before {_iso(anchor)}")
     return Window(day, start.astimezone(dt.timezone.utc), until.astimezone(dt.timezone.utc))
 
 
@@ -108,21 +110,7 @@ class Pipeline:
 
     transcribe: Callable[..., StageReport] = _lazy("transcribe", "run_pending")
     extract: Callable[..., StageReport] = _lazy("extract", "run_pending")
-    rank: Callable[..., list[dict[str, Any]]] = _lazy("rank", "rank")
-
-
-def read_insights(path: Any, episode_id: str) -> list[dict[str, Any]]:
-    """The insights of one episode; InputError if the file is not a sound podbrief.insights/1 document."""
-    data = read_json(path)
-    if not isinstance(data, dict) or data.get("schema") != INSIGHTS_SCHEMA:
-        raise InputError(f"{path}: not a podbrief insight file (expected schema {INSIGHTS_SCHEMA!r})")
-    insights = data.get("insights")
-    if data.get("episode_id") != episode_id or not isinstance(insights, list) or not all(
-        isinstance(i, dict) and isinstance(i.get("id"), str) and isinstance(i.get("text"), str)
-        and isinstance(i.get("episode"), dict) for i in insights
-    ):
-        raise InputError(f"{path}: corrupt insight file (episode_id or insights are malformed)")
-    return insights
+    rank: Callable[..., list[dict[str, Any]]] = rank.rank
 
 
 def _problem(stage: str, error: str, title: str | None, **ids: str) -> dict[str, Any]:
@@ -161,7 +149,7 @@ def run(paths: Paths, config: Config, console: Console, when: Window, budget: Bu
         for row in episodes:
             if row["extracted_at"]:
                 try:
-                    insights += read_insights(paths.episode_dir(row["id"]) / "insights.json", row["id"])
+                    insights += rank.read_insight_file(paths.episode_dir(row["id"]) / "insights.json")
                 except InputError as exc:
                     problems.append(_problem("extract", str(exc), row["title"], episode_id=row["id"]))
             elif row["failed_stage"]:
@@ -174,7 +162,7 @@ def run(paths: Paths, config: Config, console: Console, when: Window, budget: Bu
         brief = {
             "schema": briefs.SCHEMA, "date": when.date.isoformat(), "created": _iso(now),
             "window": when.to_json(), "episodes": len({i["episode"]["id"] for i in insights}),
-            "items": pipeline.rank(insights, config, paths, now),
+            "items": pipeline.rank(insights, config, paths, now, date=when.date),
             "problems": problems, "remaining": _remaining(reports),
         }
         briefs.save(paths, brief)
