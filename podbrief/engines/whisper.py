@@ -1,0 +1,251 @@
+"""A thin wrapper over faster-whisper: decode audio once, find the speech, decode it in windows.
+
+We run Silero VAD ourselves and pack the speech into contiguous windows of at most
+30 s (Whisper's input length). Each window keeps its true position in the audio, so
+segment timestamps need no remapping, a window that loops can be re-decoded alone,
+and progress is reported as windows finish.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+from faster_whisper import BatchedInferencePipeline, WhisperModel, decode_audio
+from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+from podbrief.errors import InputError, ModelError
+
+SAMPLE_RATE = 16_000
+WINDOW_SECONDS = 30.0
+# A file whose decoded length falls this far short of the length its header declares is truncated.
+TRUNCATED_BELOW = 0.9
+# OpenAI Whisper's thresholds: text that compresses better than this is a loop, and a
+# window the model itself thinks is silence (and is unsure of its text) is dropped.
+COMPRESSION_RATIO_LIMIT = 2.4
+NO_SPEECH_PROB = 0.6
+LOW_LOGPROB = -1.0
+FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+# Bracketed sound descriptions and music notes that Whisper emits for non-speech.
+_NON_SPEECH = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*|[♪♫♬]+")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Decoding settings; recorded in every transcript they produce."""
+
+    beam_size: int = 1
+    batch_size: int = 8  # windows decoded at once; 1 = sequential decoding
+    vad: bool = True
+    language: str | None = "en"  # None = detect
+    threads: int = 1  # CTranslate2 threads
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class Segment:
+    start: float
+    end: float
+    text: str
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A span of the audio, in seconds, decoded as one Whisper input."""
+
+    start: float
+    end: float
+
+
+def load_audio(path: Path) -> np.ndarray:
+    """Decode any audio file once into 16 kHz mono float32; bad files raise InputError."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such audio file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty audio file (0 bytes)")
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise InputError(f"{path}: no audio stream in the file")
+            declared = container.duration / av.time_base if container.duration else None
+        audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+    except av.FFmpegError as exc:
+        raise InputError(f"{path}: not a readable audio file ({exc.strerror or exc})") from None
+    decoded = audio.size / SAMPLE_RATE
+    if decoded == 0:
+        raise InputError(f"{path}: no decodable audio in the file")
+    if declared and decoded < TRUNCATED_BELOW * declared:
+        raise InputError(f"{path}: truncated or corrupt: decoded {decoded:.1f} s of the {declared:.1f} s it declares")
+    return audio
+
+
+def speech_windows(audio: np.ndarray, vad: bool) -> list[Window]:
+    """Spans to decode: VAD speech regions packed greedily into windows of at most 30 s.
+
+    Without VAD the whole audio is cut into consecutive 30 s windows.
+    """
+    duration = audio.size / SAMPLE_RATE
+    if not vad:
+        starts = np.arange(0.0, duration, WINDOW_SECONDS)
+        return [Window(float(s), float(min(s + WINDOW_SECONDS, duration))) for s in starts]
+    regions = get_speech_timestamps(audio, VadOptions(max_speech_duration_s=WINDOW_SECONDS, min_silence_duration_ms=100))
+    windows: list[Window] = []
+    for region in regions:
+        start, end = region["start"] / SAMPLE_RATE, region["end"] / SAMPLE_RATE
+        if windows and end - windows[-1].start <= WINDOW_SECONDS:
+            windows[-1] = Window(windows[-1].start, end)
+        else:
+            windows.append(Window(start, end))
+    return windows
+
+
+# --- repetition loops --------------------------------------------------------------------
+
+
+def compression_ratio(text: str) -> float:
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def _words(text: str) -> list[str]:
+    return [re.sub(r"\W+", "", word.lower()) for word in text.split()]
+
+
+def _repeat_runs(words: list[str]) -> Iterator[tuple[int, int, int]]:
+    """Yield (start, n, count) for each n-gram repeated back to back `count` >= 2 times."""
+    for n in range(1, min(len(words) // 2, 10) + 1):
+        i = 0
+        while i + 2 * n <= len(words):
+            count = 1
+            while words[i + count * n: i + (count + 1) * n] == words[i: i + n]:
+                count += 1
+            if count >= 2:
+                yield i, n, count
+                i += count * n
+            else:
+                i += 1
+
+
+def _is_loop(n: int, count: int) -> bool:
+    # "very very very" or "no, no, no, no" are speech; a phrase said 4+ times and a word 10+ times are not.
+    return count >= 4 and n * count >= 10
+
+
+def is_repetitive(text: str) -> bool:
+    """True when text looks like a decoding loop: it compresses too well or repeats an n-gram."""
+    if compression_ratio(text) > COMPRESSION_RATIO_LIMIT:
+        return True
+    return any(_is_loop(n, count) for _, n, count in _repeat_runs(_words(text)))
+
+
+def collapse_repeats(text: str) -> str:
+    """Keep one copy of every looping n-gram run (the last resort when re-decoding still loops)."""
+    tokens = text.split()
+    words = _words(text)
+    drop: set[int] = set()
+    for start, n, count in _repeat_runs(words):
+        if _is_loop(n, count):
+            drop.update(range(start + n, start + count * n))
+    return " ".join(token for i, token in enumerate(tokens) if i not in drop)
+
+
+def speech_text(text: str) -> str:
+    """The text without non-speech annotations like "[Music]" or "♪"."""
+    return " ".join(_NON_SPEECH.sub(" ", text).split())
+
+
+# --- the engine ----------------------------------------------------------------------------
+
+
+class WhisperEngine:
+    """One loaded model. Load once per process; `transcribe` is then cheap to call repeatedly."""
+
+    def __init__(self, model: str | Path, settings: Settings):
+        self.settings = settings
+        try:
+            self.model = WhisperModel(str(model), device="cpu", compute_type="int8", cpu_threads=settings.threads)
+        except Exception as exc:  # CTranslate2 and the hub raise many unrelated types
+            raise ModelError(f"cannot load whisper model {model}: {exc}") from None
+        self.pipeline = BatchedInferencePipeline(self.model)
+
+    def transcribe(
+        self, audio: np.ndarray, progress: Callable[[float], None] | None = None
+    ) -> tuple[list[Segment], str]:
+        """Return (segments, language). `progress` gets the seconds of audio done so far."""
+        windows = speech_windows(audio, self.settings.vad)
+        language = self._language(audio, windows)
+        segments: list[Segment] = []
+        group_size = max(self.settings.batch_size, 8)
+        for i in range(0, len(windows), group_size):
+            group = windows[i: i + group_size]
+            for window, found in zip(group, self._decode(audio, group, language)):
+                segments.extend(self._check_loops(audio, window, found, language))
+            if progress:
+                progress(group[-1].end)
+        if progress:
+            progress(audio.size / SAMPLE_RATE)
+        return segments, language
+
+    def _language(self, audio: np.ndarray, windows: list[Window]) -> str:
+        if self.settings.language or not self.model.model.is_multilingual:
+            return self.settings.language or "en"
+        if not windows:
+            return "en"
+        start = int(windows[0].start * SAMPLE_RATE)
+        language, _, _ = self.model.detect_language(audio[start: start + int(WINDOW_SECONDS * SAMPLE_RATE)])
+        return language
+
+    def _decode(self, audio: np.ndarray, group: list[Window], language: str,
+                ) -> list[list[Segment]]:
+        """Decode a group of windows; return the speech segments of each window."""
+        offset = group[0].start
+        piece = audio[int(offset * SAMPLE_RATE): int(group[-1].end * SAMPLE_RATE)]
+        options = dict(language=language, beam_size=self.settings.beam_size)
+        if self.settings.batch_size > 1:
+            raw, _ = self.pipeline.transcribe(
+                piece, batch_size=self.settings.batch_size, without_timestamps=True,
+                clip_timestamps=[{"start": w.start - offset, "end": w.end - offset} for w in group], **options)
+        else:
+            raw, _ = self.model.transcribe(
+                piece, vad_filter=False, **options,
+                clip_timestamps=[t - offset for w in group for t in (w.start, w.end)])
+        found: list[list[Segment]] = [[] for _ in group]
+        starts = [w.start for w in group]
+        for seg in raw:
+            text = speech_text(seg.text)
+            if not text or (seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOW_LOGPROB):
+                continue
+            start, end = seg.start + offset, seg.end + offset
+            index = max(0, int(np.searchsorted(starts, start, side="right")) - 1)
+            window = group[index]
+            found[index].append(Segment(max(start, window.start), min(max(end, start), window.end), text))
+        return found
+
+    def _check_loops(self, audio: np.ndarray, window: Window, segments: list[Segment],
+                     language: str) -> list[Segment]:
+        """Re-decode a window that loops, without previous-text conditioning and with
+        temperature fallback; flag its segments, and collapse a loop that survives."""
+        if not is_repetitive(" ".join(seg.text for seg in segments)):
+            return segments
+        piece = audio[int(window.start * SAMPLE_RATE): int(window.end * SAMPLE_RATE)]
+        raw, _ = self.model.transcribe(
+            piece, language=language, beam_size=max(self.settings.beam_size, 1), vad_filter=False,
+            condition_on_previous_text=False, temperature=FALLBACK_TEMPERATURES,
+            compression_ratio_threshold=COMPRESSION_RATIO_LIMIT)
+        redone = []
+        for seg in raw:
+            text = speech_text(seg.text)
+            if text and not (seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOW_LOGPROB):
+                if is_repetitive(text):
+                    text = collapse_repeats(text)
+                start = min(window.start + seg.start, window.end)
+                redone.append(Segment(start, min(max(window.start + seg.end, start), window.end), text, ["repetition"]))
+        return redone

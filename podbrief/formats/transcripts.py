@@ -1,0 +1,275 @@
+"""Transcripts: publisher transcript parsers (VTT, SRT, Podcasting 2.0 JSON and HTML),
+the `podbrief.transcript/1` document, and exports (json, txt, srt, vtt).
+
+Every parser yields cues (start, end, text, speaker); `merge_cues` then joins a
+speaker's consecutive cues into segments of at most 30 s, about the size of an ASR
+window, so word-level JSON and line-level SRT give segments of the same shape.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import srt
+import webvtt
+
+from podbrief.errors import InputError
+from podbrief.store import read_json
+
+SCHEMA = "podbrief.transcript/1"
+PUBLISHER_FORMATS = ("vtt", "srt", "json", "html")
+MAX_SEGMENT_SECONDS = 30.0
+MAX_GAP_SECONDS = 1.0
+# "Jane Smith: text" at the start of a cue: 1-4 capitalised words, then a colon.
+_LABEL = re.compile(r"^\s*([A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,3}):\s+(.*)$", re.S)
+
+
+@dataclass
+class Cue:
+    start: float
+    end: float | None  # None: unknown (HTML gives start times only)
+    text: str
+    speaker: str | None = None
+
+
+# --- parsers -----------------------------------------------------------------------------
+
+
+def parse_publisher(path: Path, persons: Sequence[str] = (), duration: float | None = None) -> list[dict[str, Any]]:
+    """Parse a publisher transcript file (format from its suffix) into transcript segments.
+
+    `persons` (episode.json names) confirm "Name: text" speaker labels that occur only once;
+    `duration` ends the last segment of a format without end times.
+    """
+    kind = path.suffix.lower().lstrip(".")
+    if kind not in PUBLISHER_FORMATS:
+        raise InputError(f"{path}: unsupported transcript format {kind!r} (supported: {', '.join(PUBLISHER_FORMATS)})")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read transcript ({exc})") from None
+    parser = {"vtt": parse_vtt, "srt": parse_srt, "json": parse_json, "html": parse_html}[kind]
+    try:
+        cues = parser(text)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    if kind in ("vtt", "srt"):
+        cues = _label_speakers(cues, persons)
+    segments = merge_cues(cues, duration)
+    if not segments:
+        raise InputError(f"{path}: the transcript has no text")
+    return segments
+
+
+def parse_vtt(text: str) -> list[Cue]:
+    try:
+        captions = webvtt.from_string(text).captions
+    except webvtt.errors.MalformedFileError as exc:
+        raise InputError(f"not a valid WebVTT file ({exc})") from None
+    return [
+        Cue(c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000,
+            html.unescape(c.text), html.unescape(c.voice) if c.voice else None)
+        for c in captions
+    ]
+
+
+def parse_srt(text: str) -> list[Cue]:
+    try:
+        subtitles = list(srt.parse(text))
+    except srt.SRTParseError as exc:
+        raise InputError(f"not a valid SRT file ({exc})") from None
+    return [Cue(s.start.total_seconds(), s.end.total_seconds(), html.unescape(s.content)) for s in subtitles]
+
+
+def parse_json(text: str) -> list[Cue]:
+    """Podcasting 2.0 JSON: {"version": ..., "segments": [{"speaker", "startTime", "endTime", "body"}]}."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("segments"), list):
+        raise InputError("not a Podcasting 2.0 JSON transcript (no \"segments\" list)")
+    cues = []
+    for number, item in enumerate(data["segments"], 1):
+        try:
+            start, end, body = float(item["startTime"]), float(item["endTime"]), item["body"]
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"segment {number}: needs numeric startTime/endTime and a body") from None
+        speaker = item.get("speaker")
+        cues.append(Cue(start, end, str(body), str(speaker) if speaker else None))
+    return cues
+
+
+class _HtmlTranscript(HTMLParser):
+    """Podcasting 2.0 HTML: repeated <cite>Speaker:</cite> <time>0:00</time> <p>text</p>."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.cues: list[Cue] = []
+        self.speaker: str | None = None
+        self.start: float | None = None
+        self.tag: str | None = None
+        self.buffer: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("cite", "time", "p"):
+            self.tag, self.buffer = tag, []
+
+    def handle_data(self, data: str) -> None:
+        if self.tag:
+            self.buffer.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag != self.tag:
+            return
+        text = " ".join("".join(self.buffer).split())
+        if tag == "cite":
+            self.speaker = text.rstrip(":").strip() or None
+        elif tag == "time":
+            self.start = parse_clock(text)
+        elif text:
+            if self.start is None:
+                raise InputError("a <p> paragraph has no <time> before it")
+            self.cues.append(Cue(self.start, None, text, self.speaker))
+        self.tag = None
+
+
+def parse_html(text: str) -> list[Cue]:
+    parser = _HtmlTranscript()
+    parser.feed(text)
+    parser.close()
+    return parser.cues
+
+
+def parse_clock(value: str) -> float:
+    """"1:02:03.5", "2:03" or "63" -> seconds."""
+    parts = value.strip().split(":")
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        raise InputError(f"not a time: {value!r}") from None
+    if len(numbers) > 3 or any(n < 0 for n in numbers):
+        raise InputError(f"not a time: {value!r}")
+    seconds = 0.0
+    for number in numbers:
+        seconds = seconds * 60 + number
+    return seconds
+
+
+def _label_speakers(cues: list[Cue], persons: Sequence[str]) -> list[Cue]:
+    """Take "Name: text" labels as speakers, carried to the following cues until the next label.
+
+    A label counts if it starts two or more cues or is a known person, so a one-off
+    "Note: ..." stays text.
+    """
+    labels = [(m.group(1) if (m := _LABEL.match(c.text)) else None) for c in cues]
+    counts = Counter(label for label in labels if label)
+    known = {p.casefold() for p in persons}
+    speaker = None
+    result = []
+    for cue, label in zip(cues, labels):
+        if cue.speaker is None and label and (counts[label] >= 2 or label.casefold() in known):
+            speaker = label
+            cue = Cue(cue.start, cue.end, _LABEL.match(cue.text).group(2), label)  # type: ignore[union-attr]
+        elif cue.speaker is None:
+            cue = Cue(cue.start, cue.end, cue.text, speaker)
+        result.append(cue)
+    return result
+
+
+def merge_cues(cues: Iterable[Cue], duration: float | None = None) -> list[dict[str, Any]]:
+    """Join a speaker's consecutive cues into segments (new segment on a speaker change,
+    a gap over 1 s, or past 30 s). Missing end times become the next cue's start."""
+    ordered = sorted((c for c in cues if c.text.strip()), key=lambda c: c.start)
+    segments: list[dict[str, Any]] = []
+    for i, cue in enumerate(ordered):
+        end = cue.end
+        if end is None:
+            end = ordered[i + 1].start if i + 1 < len(ordered) else max(cue.start, duration or cue.start)
+        end = max(end, cue.start)
+        text = " ".join(cue.text.split())
+        last = segments[-1] if segments else None
+        if (last and last["speaker"] == cue.speaker and cue.start - last["end"] <= MAX_GAP_SECONDS
+                and end - last["start"] <= MAX_SEGMENT_SECONDS):
+            last["end"] = round(end, 3)
+            last["text"] += " " + text
+        else:
+            segments.append({"start": round(cue.start, 3), "end": round(end, 3), "text": text,
+                             "speaker": cue.speaker, "flags": []})
+    return segments
+
+
+# --- the transcript document ------------------------------------------------------------------
+
+
+def document(*, segments: list[dict[str, Any]], source: str, audio: str, language: str | None,
+             duration: float, model: dict[str, Any] | None, episode_id: str | None, created: str) -> dict[str, Any]:
+    """A `podbrief.transcript/1` document (see docs/architecture.md)."""
+    return {"schema": SCHEMA, "episode_id": episode_id, "source": source, "audio": audio,
+            "language": language, "duration": round(duration, 3), "model": model, "created": created,
+            "segments": segments}
+
+
+def read(path: Path) -> dict[str, Any]:
+    """Read and check a transcript.json."""
+    data = read_json(path)
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("segments"), list):
+        raise InputError(f"{path}: not a podbrief transcript (schema {SCHEMA})")
+    return data
+
+
+# --- exports ------------------------------------------------------------------------------------
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def to_txt(doc: dict[str, Any]) -> str:
+    lines = []
+    for seg in doc["segments"]:
+        who = f"{seg['speaker']}: " if seg.get("speaker") else ""
+        lines.append(f"[{_clock(seg['start'])}] {who}{seg['text']}")
+    return "\n".join(lines) + "\n"
+
+
+def to_srt(doc: dict[str, Any]) -> str:
+    subtitles = [
+        srt.Subtitle(i, dt.timedelta(seconds=seg["start"]), dt.timedelta(seconds=seg["end"]),
+                     f"{seg['speaker']}: {seg['text']}" if seg.get("speaker") else seg["text"])
+        for i, seg in enumerate(doc["segments"], 1)
+    ]
+    return srt.compose(subtitles)
+
+
+def to_vtt(doc: dict[str, Any]) -> str:
+    captions = []
+    for seg in doc["segments"]:
+        text = html.escape(seg["text"], quote=False)
+        if seg.get("speaker"):
+            text = f"<v {html.escape(seg['speaker'], quote=False)}>{text}"
+        captions.append(webvtt.Caption(_vtt_time(seg["start"]), _vtt_time(seg["end"]), text))
+    return webvtt.WebVTT(captions=captions).content
+
+
+def _vtt_time(seconds: float) -> str:
+    millis = round(seconds * 1000)
+    return f"{millis // 3_600_000:02d}:{millis % 3_600_000 // 60_000:02d}:{millis % 60_000 // 1000:02d}.{millis % 1000:03d}"
+
+
+def to_json(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+EXPORTERS = {"json": to_json, "txt": to_txt, "srt": to_srt, "vtt": to_vtt}
+FORMATS = tuple(EXPORTERS)

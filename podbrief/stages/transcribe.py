@@ -1,0 +1,315 @@
+"""The transcribe stage: an episode's publisher transcript or audio -> transcript.json.
+
+Publisher transcripts are parsed in this process (milliseconds). Audio goes to N
+worker processes (`transcribe.workers`, 0 = one per CPU core), each loading the
+model once and decoding with `transcribe.threads` CTranslate2 threads: on this kind
+of machine one thread per process beats two threads in one process. Results come
+back here, where the transcript is written atomically and the index updated, so a
+killed run leaves no transcript that looks complete and the rerun redoes only the
+unfinished episodes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import re
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from podbrief import models
+from podbrief.config import Config
+from podbrief.engines.whisper import SAMPLE_RATE, Settings, WhisperEngine, load_audio
+from podbrief.errors import InputError, PodbriefError
+from podbrief.formats import transcripts
+from podbrief.stages import Budget, StageReport
+from podbrief.store import Index, Paths, atomic_write_json, read_json, utcnow
+
+TRANSCRIPT_FILE = "transcript.json"
+# Publisher formats in order of preference: JSON and VTT name their speakers explicitly.
+PUBLISHER_PREFERENCE = ("json", "vtt", "srt", "html")
+OnProgress = Callable[[float, float], None]  # (seconds of audio done, audio duration)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One audio file to transcribe; it crosses into a worker process, so plain data only."""
+
+    key: str  # episode id, or the file name for a loose file
+    audio: Path
+    episode_id: str | None
+
+
+def is_episode_id(name: str) -> bool:
+    """A command-line target is an episode ID if it is 16 hex digits and no file has that name."""
+    return bool(re.fullmatch(r"[0-9a-f]{16}", name)) and not Path(name).exists()
+
+
+def settings(config: Config) -> Settings:
+    section = config["transcribe"]
+    return Settings(beam_size=max(section["beam_size"], 1), batch_size=max(section["batch_size"], 1),
+                    vad=section["vad"], language=section["language"] or None, threads=section["threads"])
+
+
+def worker_count(config: Config, jobs: int) -> int:
+    return max(1, min(config["transcribe"]["workers"] or os.cpu_count() or 1, jobs))
+
+
+def transcribe_audio(engine: WhisperEngine, model: models.ResolvedModel, job: Job,
+                     progress: OnProgress | None = None) -> dict[str, Any]:
+    """Transcribe one audio file into a transcript document."""
+    audio = load_audio(job.audio)
+    duration = audio.size / SAMPLE_RATE
+    segments, language = engine.transcribe(audio, progress and (lambda done: progress(done, duration)))
+    return transcripts.document(
+        segments=[{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text, "speaker": None,
+                   "flags": s.flags} for s in segments],
+        source="asr", audio=job.audio.name, language=language, duration=duration,
+        model={"name": model.name, "sha256": model.sha256, "settings": engine.settings.to_json()},
+        episode_id=job.episode_id, created=utcnow())
+
+
+def transcribe_file(path: Path, paths: Paths, config: Config, console: Console) -> dict[str, Any]:
+    """The loose-file entry point: transcribe any local audio file, with a progress bar."""
+    model = models.resolve("whisper", config["transcribe"]["model"], paths)
+    engine = WhisperEngine(model.path, settings(config))
+    job = Job(path.name, path, None)
+    with _progress(console) as bars:
+        task = bars.add_task(escape(path.name), total=None, rtf="")
+        started = time.monotonic()
+        return transcribe_audio(engine, model, job, lambda done, total: _advance(
+            bars, task, done, total, started))
+
+
+# --- publisher transcripts ---------------------------------------------------------------------
+
+
+def _episode_file(directory: Path, name: object) -> Path:
+    """A file named in episode.json; only a plain file name inside the episode dir is accepted."""
+    if not isinstance(name, str) or not name or Path(name).name != name or name.startswith("."):
+        raise InputError(f"{directory / 'episode.json'}: bad file name {name!r}")
+    return directory / name
+
+
+def publisher_transcript(directory: Path, episode: dict[str, Any]) -> dict[str, Any] | None:
+    """The episode's best publisher transcript as a transcript document; None if it has none.
+
+    Raises the last parse error when every transcript file is bad.
+    """
+    entries = [t for t in episode.get("transcripts") or [] if isinstance(t, dict) and t.get("file")]
+    entries.sort(key=lambda t: PUBLISHER_PREFERENCE.index(s) if (s := Path(str(t["file"])).suffix.lstrip(".").lower())
+                 in PUBLISHER_PREFERENCE else len(PUBLISHER_PREFERENCE))
+    persons = [p["name"] for p in episode.get("persons") or [] if isinstance(p, dict) and p.get("name")]
+    error: InputError | None = None
+    for entry in entries:
+        try:
+            path = _episode_file(directory, entry["file"])
+            segments = transcripts.parse_publisher(path, persons, episode.get("duration"))
+        except InputError as exc:
+            error = exc
+            continue
+        return transcripts.document(
+            segments=segments, source="publisher", audio=path.name, language=entry.get("language"),
+            duration=episode.get("duration") or segments[-1]["end"], model=None,
+            episode_id=episode["id"], created=utcnow())
+    if error:
+        raise error
+    return None
+
+
+# --- the stage ----------------------------------------------------------------------------------
+
+
+def run_pending(paths: Paths, config: Config, console: Console, budget: Budget = Budget(),
+                episode_ids: list[str] | None = None) -> StageReport:
+    """Transcribe the pending episodes (or `episode_ids`); see the module docstring."""
+    report = StageReport("transcribe")
+    jobs: list[Job] = []
+    titles: dict[str, str] = {}
+    with Index(paths) as index:
+        rows = index.pending("transcribe") if episode_ids is None else [index.episode(i) for i in episode_ids]
+        for wanted, row in zip(episode_ids or [r["id"] for r in rows], rows):
+            if row is None:
+                report.failed[wanted] = "no such episode"
+            elif row["transcribed_at"] and (paths.episode_dir(row["id"]) / TRANSCRIPT_FILE).exists():
+                report.skipped += 1
+            elif not row["fetched_at"]:
+                report.failed[row["id"]] = "not fetched yet"
+            else:
+                titles[row["id"]] = row["title"] or row["id"]
+                try:
+                    job = _prepare(paths, config, row["id"])
+                except PodbriefError as exc:
+                    _fail(index, report, row["id"], str(exc))
+                    continue
+                if job is None:
+                    _done(index, report, row["id"])
+                else:
+                    jobs.append(job)
+        if jobs:
+            model = models.resolve("whisper", config["transcribe"]["model"], paths)
+            for job, outcome in _run(jobs, model, config, console, budget, titles):
+                if isinstance(outcome, str):
+                    _fail(index, report, job.key, outcome)
+                else:
+                    atomic_write_json(paths.episode_dir(job.key) / TRANSCRIPT_FILE, outcome)
+                    _done(index, report, job.key)
+            report.remaining = len(jobs) - len(report.done) - len([j for j in jobs if j.key in report.failed])
+    return report
+
+
+def _prepare(paths: Paths, config: Config, episode_id: str) -> Job | None:
+    """Write the publisher transcript if there is one to use (None), else return the ASR job."""
+    directory = paths.episode_dir(episode_id)
+    episode = read_json(directory / "episode.json")
+    publisher_error = None
+    if config["transcribe"]["use_publisher_transcripts"]:
+        try:
+            doc = publisher_transcript(directory, episode)
+        except InputError as exc:
+            doc, publisher_error = None, exc
+        if doc is not None:
+            atomic_write_json(directory / TRANSCRIPT_FILE, doc)
+            return None
+    if not episode.get("audio_file"):
+        raise publisher_error or InputError("no audio downloaded for this episode")
+    return Job(episode_id, _episode_file(directory, episode["audio_file"]), episode_id)
+
+
+def _done(index: Index, report: StageReport, episode_id: str) -> None:
+    index.mark_done(episode_id, "transcribe")
+    report.done.append(episode_id)
+
+
+def _fail(index: Index, report: StageReport, episode_id: str, error: str) -> None:
+    index.mark_failed(episode_id, "transcribe", error)
+    report.failed[episode_id] = error
+
+
+# --- running jobs: in this process or in worker processes ----------------------------------------
+
+
+def _run(jobs: list[Job], model: models.ResolvedModel, config: Config, console: Console, budget: Budget,
+         titles: dict[str, str]) -> Iterator[tuple[Job, dict[str, Any] | str]]:
+    """Yield (job, transcript document or one-line error) as jobs finish; start none after the budget."""
+    workers = worker_count(config, len(jobs))
+    with _progress(console) as bars:
+        overall = bars.add_task("all episodes", total=len(jobs), rtf="")
+        tasks: dict[str, TaskID] = {}
+        started: dict[str, float] = {}
+        audio_done: dict[str, float] = {}
+        begun = time.monotonic()
+
+        def on_progress(key: str, done: float, total: float) -> None:
+            if key not in tasks:
+                tasks[key] = bars.add_task(escape(titles.get(key, key)[:50]), total=None, rtf="")
+                started[key] = time.monotonic()
+            _advance(bars, tasks[key], done, total, started[key])
+            audio_done[key] = done
+            elapsed = time.monotonic() - begun
+            bars.update(overall, rtf=f"{sum(audio_done.values()) / elapsed:.0f}x" if elapsed > 0 else "")
+
+        results = (_run_here(jobs, model, settings(config), budget, on_progress) if workers == 1
+                   else _run_pool(jobs, model, settings(config), workers, budget, on_progress))
+        for job, outcome in results:
+            bars.advance(overall)
+            if job.key in tasks:
+                bars.remove_task(tasks[job.key])
+            yield job, outcome
+
+
+def _attempt(engine: WhisperEngine, model: models.ResolvedModel, job: Job,
+             progress: OnProgress) -> dict[str, Any] | str:
+    """One job; every failure becomes that job's one-line error so the others go on."""
+    try:
+        return transcribe_audio(engine, model, job, progress)
+    except PodbriefError as exc:
+        return str(exc)
+    except Exception as exc:  # a bug or a library failure on odd audio: this episode fails, not the run
+        return f"unexpected error: {type(exc).__name__}: {exc}"
+
+
+def _run_here(jobs: list[Job], model: models.ResolvedModel, decode: Settings, budget: Budget,
+              on_progress: Callable[[str, float, float], None]) -> Iterator[tuple[Job, dict[str, Any] | str]]:
+    engine = WhisperEngine(model.path, decode)
+    for job in jobs:
+        if budget.exhausted():
+            return
+        yield job, _attempt(engine, model, job, lambda done, total, key=job.key: on_progress(key, done, total))
+
+
+# Worker-process state: the engine is loaded once per process by `_init_worker`.
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(model: models.ResolvedModel, decode: Settings, events: Any) -> None:
+    _worker.update(engine=WhisperEngine(model.path, decode), model=model, events=events)
+
+
+def _work(job: Job) -> dict[str, Any] | str:
+    events = _worker["events"]
+    return _attempt(_worker["engine"], _worker["model"], job,
+                    lambda done, total: events.put((job.key, done, total)))
+
+
+def _run_pool(jobs: list[Job], model: models.ResolvedModel, decode: Settings, workers: int, budget: Budget,
+              on_progress: Callable[[str, float, float], None]) -> Iterator[tuple[Job, dict[str, Any] | str]]:
+    """Keep `workers` jobs in flight; progress events come back through a queue."""
+    context = multiprocessing.get_context("spawn")
+    events = context.Queue()
+    waiting = list(reversed(jobs))
+    running: dict[Future[dict[str, Any] | str], Job] = {}
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(model, decode, events)) as pool:
+        while waiting or running:
+            while waiting and len(running) < workers and not budget.exhausted():
+                try:
+                    future = pool.submit(_work, waiting[-1])
+                except BrokenProcessPool:  # workers died; what has not started stays pending
+                    waiting.clear()
+                    break
+                running[future] = waiting.pop()
+            if not running:
+                return
+            finished, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+            _drain(events, on_progress)
+            for future in finished:
+                job = running.pop(future)
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # the worker process died (e.g. killed for memory)
+                    outcome = f"transcription worker failed: {type(exc).__name__}: {exc}"
+                yield job, outcome
+
+
+def _drain(events: Any, on_progress: Callable[[str, float, float], None]) -> None:
+    while True:
+        try:
+            on_progress(*events.get_nowait())
+        except queue.Empty:
+            return
+
+
+# --- progress display ----------------------------------------------------------------------------
+
+
+def _progress(console: Console) -> Progress:
+    """A bar per episode plus one overall, each with its real-time factor; silent under --quiet."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                    TextColumn("{task.fields[rtf]}"), TimeElapsedColumn(), console=console,
+                    disable=console.quiet, transient=True)
+
+
+def _advance(bars: Progress, task: TaskID, done: float, total: float, started: float) -> None:
+    elapsed = time.monotonic() - started
+    bars.update(task, total=total, completed=done, rtf=f"{done / elapsed:.0f}x real time" if elapsed > 0 else "")
