@@ -1,0 +1,171 @@
+"""A thin wrapper over llama-cpp-python: load a GGUF once, then prompt it quietly.
+
+Prompts are rendered with the model's own chat template in llama-cpp-python's
+sandboxed Jinja environment (>= 0.2.72, CVE-2024-34359). Consecutive prompts that
+start alike reuse the evaluated prefix from the KV cache (llama-cpp-python keeps
+the last prompt's tokens), so stages should put the fixed instructions first.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from podbrief import models
+from podbrief.errors import ModelError
+from podbrief.store import Paths
+
+# Used when a GGUF carries no chat template (the format of every bundled model).
+CHATML = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+HUB_DEFAULT_FILE = "*[Qq]4_[Kk]_[Mm].gguf"
+_SPECIAL = re.compile(r"<\|[^|<>]{0,40}\|>|</?s>|\[/?INST\]")
+
+
+def default_threads() -> int:
+    """llama.cpp threads for this machine: one per core that is not already busy.
+
+    Measured on 2 cores (docs/extract.md): on an idle machine 2 threads beat 1 by
+    ~1.7x, but when another process holds a core, 2 OpenMP threads collapse
+    (45 -> 6 tok/s) while 1 thread keeps its speed. So count the idle cores.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return max(1, min(cores, round(cores - busy)))
+
+
+def neutralize(text: str) -> str:
+    """Break up chat-template control tokens in untrusted text so it can never open a new turn."""
+    return _SPECIAL.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›").replace("[", "(").replace("]", ")"),
+                        text)
+
+
+@dataclass
+class Usage:
+    """Token and time counters, for --debug and the benchmark."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+
+class LLM:
+    """One loaded GGUF model. Create it once per run: loading costs seconds."""
+
+    def __init__(self, model: models.ResolvedModel, paths: Paths, threads: int = 0, context_size: int = 4096):
+        from llama_cpp import Llama  # imported lazily: a heavy native library
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.threads = threads or default_threads()
+        options: dict[str, Any] = dict(n_ctx=context_size, n_threads=self.threads, n_threads_batch=self.threads,
+                                       verbose=False)
+        if model.sha256 is None:
+            self._llama = _load_hub(str(model.path), options)
+            local = models.resolve("llm", self._llama.model_path, paths)
+            self.name, self.sha256 = model.name, local.sha256
+        else:
+            try:
+                self._llama = Llama(model_path=str(model.path), **options)
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise ModelError(f"cannot load {model.path} with llama.cpp: {exc}") from None
+            self.name, self.sha256 = model.name, model.sha256
+        template = self._llama.metadata.get("tokenizer.chat_template") or CHATML
+        eos = self._llama.token_eos()
+        self._eos_text = self._llama._model.token_get_text(eos) if eos != -1 else ""
+        self._formatter = Jinja2ChatFormatter(template=template, eos_token=self._eos_text, bos_token="")
+        self.context_size = self._llama.n_ctx()
+        self.usage = Usage()
+        self._grammars: dict[tuple[str, ...], Any] = {}
+        self._digits = self._digit_tokens()
+
+    def prompt(self, messages: Sequence[dict[str, str]]) -> str:
+        """Render chat messages (their content already neutralized) into a prompt that awaits the reply."""
+        return self._formatter(messages=list(messages)).prompt
+
+    def complete(self, prompt: str, max_tokens: int, stop: Sequence[str] = ("\n",), temperature: float = 0.0,
+                 choices: Sequence[str] = (), seed: int = 0) -> str:
+        """Continue `prompt`. With `choices`, decoding is constrained to exactly one of them (a GBNF grammar)."""
+        self._check_fits(prompt, max_tokens)
+        grammar = self._grammar(tuple(choices)) if choices else None
+        started = time.monotonic()
+        result = self._llama.create_completion(
+            prompt, max_tokens=max_tokens, temperature=temperature, stop=[*stop, self._eos_text] if self._eos_text
+            else list(stop), grammar=grammar, seed=seed, repeat_penalty=1.1)
+        self._count(result["usage"], started)
+        return str(result["choices"][0]["text"])
+
+    def rating(self, prompt: str) -> float:
+        """The expected value of the digit 1-5 the model would write next (probability-weighted, 0-1 scaled).
+
+        A continuous score ranks better than the single sampled digit and costs one decode step.
+        """
+        self._check_fits(prompt, 1)
+        captured: list[Any] = []
+
+        def capture(_ids: Any, scores: Any) -> Any:
+            captured.append(scores.copy())
+            return scores
+
+        started = time.monotonic()
+        result = self._llama.create_completion(prompt, max_tokens=1, temperature=0.0, logits_processor=[capture])
+        self._count(result["usage"], started)
+        logits = captured[0]
+        top = max(float(logits[t]) for tokens in self._digits.values() for t in tokens)
+        weights = {value: sum(math.exp(float(logits[t]) - top) for t in tokens) for value, tokens in self._digits.items()}
+        expected = sum(value * weight for value, weight in weights.items()) / sum(weights.values())
+        return (expected - 1) / 4
+
+    def tokens(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _digit_tokens(self) -> dict[int, list[int]]:
+        """Token ids of "1".."5" with and without a leading space (tokenizers differ)."""
+        found: dict[int, list[int]] = {}
+        for value in range(1, 6):
+            ids = {tuple(self._llama.tokenize(form.encode(), add_bos=False)) for form in (str(value), f" {value}")}
+            found[value] = [ids_[0] for ids_ in ids if len(ids_) == 1]
+        return found
+
+    def _grammar(self, choices: tuple[str, ...]) -> Any:
+        from llama_cpp import LlamaGrammar
+
+        if choices not in self._grammars:
+            alternatives = " | ".join('"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"' for c in choices)
+            self._grammars[choices] = LlamaGrammar.from_string(f"root ::= {alternatives}", verbose=False)
+        return self._grammars[choices]
+
+    def _check_fits(self, prompt: str, max_tokens: int) -> None:
+        needed = self.tokens(prompt) + max_tokens
+        if needed > self.context_size:
+            raise ModelError(f"a prompt needs {needed} tokens but llm.context_size is {self.context_size}; raise it")
+
+    def _count(self, usage: dict[str, int], started: float) -> None:
+        self.usage.calls += 1
+        self.usage.prompt_tokens += usage["prompt_tokens"]
+        self.usage.completion_tokens += usage["completion_tokens"]
+        self.usage.seconds += time.monotonic() - started
+
+
+def _load_hub(name: str, options: dict[str, Any]) -> Any:
+    """Download (or reuse from the hub cache) "org/repo" or "org/repo:file.gguf"."""
+    from llama_cpp import Llama
+
+    repo, _, filename = name.partition(":")
+    try:
+        import huggingface_hub  # noqa: F401  (Llama.from_pretrained needs it)
+    except ImportError:
+        raise ModelError(f"{name!r} is a Hugging Face hub id: pip install huggingface-hub to download it, "
+                         "or set llm.model to a local .gguf file or an offline model") from None
+    try:
+        return Llama.from_pretrained(repo_id=repo, filename=filename or HUB_DEFAULT_FILE, **options)
+    except Exception as exc:  # network, auth, missing file: the hub client raises many types
+        raise ModelError(f"cannot get {name!r} from the Hugging Face hub ({type(exc).__name__}: {exc}); "
+                         "offline? set llm.model to a local .gguf file or an offline model") from None

@@ -1,0 +1,1 @@
+"""Extraction logic behind `podbrief extract`: passages, speakers, the LLM writer, grounding."""

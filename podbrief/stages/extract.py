@@ -1,0 +1,301 @@
+"""`podbrief extract`: transcript.json -> insights.json, grounded insights from a local LLM.
+
+Per episode: name the speakers, cut the transcript into ~150-word passages, pick the
+best spread over the episode (no model), rewrite them one at a time into insights
+(podbrief.extraction.writer), drop copies and anything the passage does not support,
+and attach a verbatim quote found in the transcript with its times. The whole
+transcript is always cut into passages, whatever its length: nothing is truncated.
+See docs/extract.md for the design and its measurements.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from podbrief import models
+from podbrief.config import Config
+from podbrief.errors import InputError, ModelError, PodbriefError
+from podbrief.extraction import grounding, passages, speakers, writer
+from podbrief.extraction.passages import Passage, Segment
+from podbrief.stages import Budget, StageReport
+from podbrief.store import Index, Paths, atomic_write_json, read_json, sha256_file, short_hash, utcnow
+
+SCHEMA = "podbrief.insights/1"
+TRANSCRIPT_SCHEMA = "podbrief.transcript/1"
+ATTEMPTS_PER_INSIGHT = 2  # candidate passages tried per wanted insight, at most: bounds the time per episode
+log = logging.getLogger(__name__)
+
+EngineFactory = Callable[[], writer.Engine]
+
+
+@dataclass(frozen=True)
+class Transcript:
+    segments: list[Segment]
+    duration: float
+    sha256: str
+    episode_id: str | None
+
+
+def load_transcript(path: Path) -> Transcript:
+    """Read and check a podbrief.transcript/1 file; anything else is an InputError naming the file."""
+    data = read_json(path)
+    if not isinstance(data, dict) or data.get("schema") != TRANSCRIPT_SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise InputError(f"{path}: not a podbrief transcript (schema {found!r}, expected {TRANSCRIPT_SCHEMA!r})")
+    raw = data.get("segments")
+    if not isinstance(raw, list):
+        raise InputError(f"{path}: corrupt transcript ('segments' is not a list)")
+    segments = []
+    for number, item in enumerate(raw, start=1):
+        try:
+            start, end, text = float(item["start"]), float(item["end"]), item["text"]
+            speaker = item.get("speaker")
+            if not isinstance(text, str) or not (speaker is None or isinstance(speaker, str)) or end < start \
+                    or not math.isfinite(end) or start < 0:
+                raise ValueError
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"{path}: corrupt transcript (segment {number} needs start <= end, text, speaker)") from None
+        segments.append(Segment(start, end, text, speaker))
+    duration = data.get("duration")
+    if not isinstance(duration, (int, float)) or isinstance(duration, bool):
+        duration = max((s.end for s in segments), default=0.0)
+    episode_id = data.get("episode_id")
+    return Transcript(segments, float(duration), sha256_file(path), episode_id if isinstance(episode_id, str) else None)
+
+
+def wanted(duration: float, config: Config) -> int:
+    """How many insights an episode gets: insights_per_hour, at least min_insights."""
+    settings = config["extract"]
+    return max(int(settings["min_insights"]), round(settings["insights_per_hour"] * duration / 3600))
+
+
+@dataclass
+class Stats:
+    passages: int = 0
+    candidates: int = 0
+    kept: int = 0
+    dropped_ungrounded: int = 0
+    dropped_copy: int = 0
+    dropped_invalid: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+    drops: list[str] = field(default_factory=list)  # one line per dropped attempt, for --debug and the benchmark
+
+    def to_json(self) -> dict[str, Any]:
+        return {"passages": self.passages, "candidates": self.candidates, "kept": self.kept,
+                "dropped_ungrounded": self.dropped_ungrounded, "dropped_copy": self.dropped_copy,
+                "dropped_invalid": self.dropped_invalid, "retries": self.retries, "seconds": round(self.seconds, 1)}
+
+
+def extract(transcript: Transcript, episode: dict[str, Any] | None, engine: writer.Engine,
+            count: int) -> tuple[list[dict[str, Any]], Stats]:
+    """Up to `count` grounded insights from a transcript, in episode order, with what was dropped and why."""
+    started = time.monotonic()
+    names = speakers.name_speakers(transcript.segments, episode)
+    cut = passages.build_passages(transcript.segments)
+    candidates = passages.select(cut, count, transcript.duration)[:count * ATTEMPTS_PER_INSIGHT]
+    stats = Stats(passages=len(cut))
+    log.debug("%d segments, %.0f s -> %d passages (%d candidates, %d long-turn windows); want %d insights",
+              len(transcript.segments), transcript.duration, len(cut), len(candidates),
+              sum(a.speaker == b.speaker for a, b in zip(cut, cut[1:])), count)
+    log.debug("speakers: %s", names)
+    insights = []
+    for passage in candidates:
+        if len(insights) >= count:
+            break
+        stats.candidates += 1
+        insight = _attempt(passage, names, engine, episode, transcript.episode_id, stats)
+        if insight is not None:
+            insights.append(insight)
+    stats.kept = len(insights)
+    stats.seconds = time.monotonic() - started
+    insights.sort(key=lambda item: item["quote"]["start"])
+    return insights, stats
+
+
+def _attempt(passage: Passage, names: dict[str | None, str], engine: writer.Engine, episode: dict[str, Any] | None,
+             episode_id: str | None, stats: Stats) -> dict[str, Any] | None:
+    """One passage -> an insight, retrying once after a copy or an unusable reply; None when dropped."""
+    speaker = names[passage.speaker]
+    where = f"passage {passage.index} [{passage.start:.0f}-{passage.end:.0f} s, {passage.words} words, {speaker}]"
+    for retry in (False, True):
+        stats.retries += retry
+        try:
+            draft = writer.write(engine, passage.text, speaker, retry=retry)
+        except writer.Rejected as rejected:
+            if retry:
+                _drop(stats, rejected.reason, f"{where}: {rejected}")
+            continue
+        problem = grounding.unsupported(draft.text, passage.text, names.values())
+        quote = grounding.locate(grounding.choose_quote(draft.text, passage.text), passage.segments)
+        if problem or quote is None:
+            _drop(stats, "ungrounded", f"{where}: {problem or 'no quote found in the transcript'}: {draft.text!r}")
+            return None
+        log.debug("%s: kept %r", where, draft.text)
+        return _insight(draft, speaker, quote, episode, episode_id)
+    return None
+
+
+def _drop(stats: Stats, reason: str, line: str) -> None:
+    setattr(stats, f"dropped_{reason}", getattr(stats, f"dropped_{reason}") + 1)
+    stats.drops.append(line)
+    log.debug("dropped (%s) %s", reason, line)
+
+
+def _insight(draft: writer.Draft, speaker: str, quote: grounding.Quote, episode: dict[str, Any] | None,
+             episode_id: str | None) -> dict[str, Any]:
+    episode = episode or {}
+    url = (episode.get("enclosure") or {}).get("url")
+    return {
+        "id": short_hash(episode_id or "", f"{quote.start:.2f}", draft.text),
+        "text": draft.text,
+        "speaker": speaker,
+        "quote": {"text": quote.text, "start": round(quote.start, 2), "end": round(quote.end, 2),
+                  "link": f"{url}#t={int(quote.start)}" if url else None},
+        "kind": draft.kind,
+        "topics": draft.topics,
+        "scores": draft.scores,
+        "episode": {"id": episode_id, "title": episode.get("title"), "show": episode.get("show"),
+                    "published": episode.get("published")},
+    }
+
+
+def summary(stats: dict[str, Any]) -> str:
+    return (f"{stats['kept']} insights from {stats['passages']} passages in {stats['seconds']:.0f} s (dropped: "
+            f"{stats['dropped_ungrounded']} ungrounded, {stats['dropped_copy']} copies, {stats['dropped_invalid']} invalid)")
+
+
+# --- files and caching ------------------------------------------------------------------
+
+
+def _settings(config: Config) -> dict[str, Any]:
+    return {key: config["extract"][key] for key in ("insights_per_hour", "min_insights")}
+
+
+def up_to_date(out: Path, transcript_sha256: str, model_sha256: str | None, config: Config) -> bool:
+    """Whether `out` was made from this transcript with this model, prompt version and settings."""
+    if not out.exists():
+        return False
+    try:
+        data = read_json(out)
+    except InputError:
+        return False
+    return (isinstance(data, dict) and data.get("schema") == SCHEMA
+            and data.get("transcript_sha256") == transcript_sha256
+            and (data.get("model") or {}).get("sha256") == model_sha256
+            and data.get("prompt_version") == writer.PROMPT_VERSION
+            and data.get("settings") == _settings(config))
+
+
+class Engines:
+    """Loads the configured LLM at most once per run, and only when some episode needs it."""
+
+    def __init__(self, paths: Paths, config: Config):
+        self.paths, self.config = paths, config
+        self._model: models.ResolvedModel | None = None
+        self._engine: Any = None
+
+    def model(self) -> models.ResolvedModel:
+        if self._model is None:
+            self._model = models.resolve("llm", self.config["llm"]["model"], self.paths)
+        return self._model
+
+    def get(self) -> Any:
+        if self._engine is None:
+            from podbrief.engines.llm import LLM
+
+            settings = self.config["llm"]
+            self._engine = LLM(self.model(), self.paths, settings["threads"], settings["context_size"])
+            log.debug("loaded %s (%s) with %d threads, context %d", self._engine.name, self.model().path,
+                      self._engine.threads, self._engine.context_size)
+        return self._engine
+
+    def sha256(self) -> str | None:
+        """The model's hash; a hub model must be loaded (downloaded) to know it."""
+        return self.model().sha256 or self.get().sha256
+
+
+def document(transcript: Transcript, engines: Engines, config: Config,
+             episode: dict[str, Any] | None) -> dict[str, Any]:
+    """Extract one transcript into a podbrief.insights/1 document."""
+    engine = engines.get()
+    insights, stats = extract(transcript, episode, engine, wanted(transcript.duration, config))
+    return {
+        "schema": SCHEMA,
+        "episode_id": transcript.episode_id,
+        "transcript_sha256": transcript.sha256,
+        "model": {"name": engine.name, "sha256": engine.sha256},
+        "prompt_version": writer.PROMPT_VERSION,
+        "settings": _settings(config),
+        "created": utcnow(),
+        "stats": stats.to_json(),
+        "insights": insights,
+    }
+
+
+def extract_file(transcript_path: Path, out: Path, engines: Engines, config: Config,
+                 episode: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Extract one transcript into `out` (atomically); returns the document, or None when `out` is up to date."""
+    transcript = load_transcript(transcript_path)
+    if up_to_date(out, transcript.sha256, engines.sha256(), config):
+        return None
+    made = document(transcript, engines, config, episode)
+    atomic_write_json(out, made)
+    return made
+
+
+def extract_loose(transcript_path: Path, out: Path | None, config: Config, paths: Paths) -> dict[str, Any]:
+    """`podbrief extract transcript.json [-o insights.json]`. An episode.json beside the transcript
+    supplies speaker names, titles and the audio link."""
+    beside = transcript_path.parent / "episode.json"
+    episode = read_json(beside) if beside.is_file() else None
+    if episode is not None and (not isinstance(episode, dict) or episode.get("schema") != "podbrief.episode/1"):
+        raise InputError(f"{beside}: not a podbrief episode file")
+    engines = Engines(paths, config)
+    if out is None:
+        return document(load_transcript(transcript_path), engines, config, episode)
+    return extract_file(transcript_path, out, engines, config, episode) or read_json(out)
+
+
+def run_pending(paths: Paths, config: Config, console: Console, budget: Budget = Budget(),
+                episode_ids: list[str] | None = None) -> StageReport:
+    """Extract insights for the pending episodes (or `episode_ids`); one bad episode never stops the others."""
+    report = StageReport("extract")
+    engines = Engines(paths, config)
+    with Index(paths) as index:
+        ids = episode_ids if episode_ids is not None else [row["id"] for row in index.pending("extract")]
+        for episode_id in ids:
+            if budget.exhausted():
+                report.remaining += 1
+                continue
+            try:
+                directory = paths.episode_dir(episode_id)
+                episode = read_json(directory / "episode.json")
+                title = escape(str(episode.get("title") or episode_id))
+                console.print(f"extract [bold]{title}[/bold] ...")
+                made = extract_file(directory / "transcript.json", directory / "insights.json", engines, config,
+                                    episode)
+            except ModelError:
+                raise  # the model, not the episode, is at fault: stop instead of failing every episode
+            except PodbriefError as exc:
+                index.mark_failed(episode_id, "extract", str(exc))
+                report.failed[episode_id] = str(exc)
+                console.print(f"[red]failed[/red] {escape(str(exc))}")
+                continue
+            index.mark_done(episode_id, "extract")
+            if made is None:
+                report.skipped += 1
+                console.print("  up to date")
+            else:
+                report.done.append(episode_id)
+                console.print(f"  {summary(made['stats'])}")
+    return report
