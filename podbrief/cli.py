@@ -21,9 +21,9 @@ from rich.text import Text
 from podbrief import __version__, config as configmod
 from podbrief.errors import ExitStatus, InputError, ModelError, NothingNew, PartialFailure, PodbriefError, UsageError
 from podbrief.formats import opml
-from podbrief import briefs, render
+from podbrief import briefs, render, render_rank
 from podbrief.demo import run as demo_run
-from podbrief.stages import Budget, fetch as fetch_stage, today as today_stage
+from podbrief.stages import Budget, fetch as fetch_stage, rank as rank_stage, today as today_stage
 from podbrief.store import Index, Paths, atomic_write_bytes, atomic_write_text, run_lock
 
 class _Group(TyperGroup):
@@ -232,6 +232,72 @@ def fetch(
     failure = report.failure()
     if failure:
         raise PartialFailure(failure)
+
+
+# --- ranking: rank, rate, explain (podbrief.stages.rank, podbrief.render_rank) ---------------
+
+PathsArg = typer.Argument(
+    None, metavar="PATH", show_default=False,
+    help="Insight files or directories of them (default: every episode in the data dir).")
+
+
+class Vote(str, Enum):
+    up = "up"
+    down = "down"
+
+
+@app.command("rank")
+def rank_command(
+    ctx: typer.Context, targets: Optional[list[Path]] = PathsArg, as_json: bool = JsonOpt,
+    why: bool = typer.Option(False, "--why", help="Show each item's score breakdown."),
+    top: Optional[int] = typer.Option(None, "--top", min=0, help="How many to show (default: rank.top; 0 = all)."),
+) -> None:
+    """Rank insights by interests, quality, novelty, recency and your ratings, with related insights.
+
+    Exit status: 0 ranked; 6 some insight files could not be read (the rest were ranked); 7 none could.
+    """
+    rt = runtime(ctx)
+    result = rank_stage.run(rt.paths, rt.config(rank__top=top), targets or [], datetime.now(timezone.utc))
+    items = [entry.item() for entry in result.ranking.top]
+    if as_json:
+        rt.print_json({"items": items, "problems": [{"stage": "rank", "error": p} for p in result.loaded.problems]})
+    elif not rt.quiet:
+        if not result.loaded.files and not result.loaded.problems:
+            rt.err.print("No insight files to rank yet: `podbrief today` makes them.", markup=False)
+        render_rank.ranked(items, rt.out, why)
+    for problem in result.loaded.problems:
+        rt.err.print(Text(f"podbrief: warning: {problem}", style="red"), soft_wrap=True)
+    failure = result.failure()
+    if failure:
+        raise failure
+
+
+@app.command()
+def rate(
+    ctx: typer.Context,
+    insight_id: str = typer.Argument(..., help="The insight's id (or a unique prefix of it), as `rank` shows it."),
+    vote: Vote = typer.Argument(..., help="up: more like this; down: less like this."),
+) -> None:
+    """Rate an insight: similar insights, its topics, speaker and show rank higher (up) or lower (down)."""
+    rt = runtime(ctx)
+    insight = rank_stage.find(rt.paths, insight_id)
+    rank_stage.rate(rt.paths, insight, 1 if vote is Vote.up else -1)
+    rt.err.print(Text.assemble(f"Rated {vote.value}: ", (render.clean(insight["text"]), "bold")))
+
+
+@app.command()
+def explain(
+    ctx: typer.Context,
+    insight_id: str = typer.Argument(..., help="The insight's id (or a unique prefix of it)."),
+    targets: Optional[list[Path]] = PathsArg, as_json: bool = JsonOpt,
+) -> None:
+    """Show why an insight ranks where it does: its score breakdown, and whether it was suppressed, merged or capped."""
+    rt = runtime(ctx)
+    entry = rank_stage.explain(rt.paths, rt.config(), insight_id, targets or [], datetime.now(timezone.utc))
+    if as_json:
+        rt.print_json({**entry.item(), "status": entry.status})
+    else:
+        render_rank.explanation(entry, rt.out)
 
 
 # --- the brief: today, brief, demo (podbrief.stages.today, podbrief.render) ----------------

@@ -26,12 +26,11 @@ import pytest
 
 from podbrief import config as configmod
 from podbrief.stages import rank
-from podbrief.store import Paths, atomic_write_json
+from podbrief.store import Paths
+from rank_data import NOW, insight, write_brief
 
 GOLDEN = Path(__file__).parent / "golden" / "rank"
 CASES = sorted(GOLDEN.glob("*.json"))
-DEFAULT_NOW = "2026-11-25T12:00:00Z"
-DEFAULT_SCORES = {"surprise": 0.5, "specificity": 0.5, "actionability": 0.5}
 
 
 class BagOfWords:
@@ -55,31 +54,15 @@ def _parse(stamp: str) -> dt.datetime:
     return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def _insight(spec: dict[str, Any], now: str) -> dict[str, Any]:
-    episode = spec["episode"]
-    return {
-        "id": spec["id"], "text": spec["text"], "speaker": spec.get("speaker"),
-        "quote": {"text": spec["text"], "start": 60.0, "end": 70.0, "link": f"https://example.org/{episode}.mp3#t=60"},
-        "kind": "claim", "topics": spec.get("topics", []), "scores": spec.get("scores", DEFAULT_SCORES),
-        "episode": {"id": episode, "title": f"Episode {episode}", "show": spec.get("show", f"Show {episode}"),
-                    "published": spec.get("published", now)},
-    }
-
-
 def _setup(case: dict[str, Any], home: Path) -> tuple[list[dict[str, Any]], Paths]:
     """Write the case's stored briefs and ratings into a fresh data dir; return its insights."""
     paths = Paths(home)
-    now = case.get("now", DEFAULT_NOW)
-    insights = [_insight(spec, now) for spec in case["insights"]]
-    by_id = {insight["id"]: insight for insight in insights}
+    now = case.get("now", NOW)
+    insights = [insight(spec, now) for spec in case["insights"]]
+    by_id = {item["id"]: item for item in insights}
     for stored in case.get("briefs", []):
-        shown = [by_id[i] for i in stored["ids"]]
-        shown += [_insight({"id": i, "episode": "old", "text": t}, now) for i, t in stored.get("texts", {}).items()]
-        items = [{"rank": n, "score": 1.0, "insight": s, "why": {}, "related": []} for n, s in enumerate(shown, 1)]
-        atomic_write_json(paths.briefs_dir / f"{stored['date']}.json", {
-            "schema": "podbrief.brief/1", "date": stored["date"], "created": f"{stored['date']}T07:00:00Z",
-            "window": {"since": now, "until": now}, "episodes": 1, "items": items, "problems": [], "remaining": {},
-        })
+        extra = [insight({"id": i, "episode": "old", "text": t}, now) for i, t in stored.get("texts", {}).items()]
+        write_brief(paths, stored["date"], [by_id[i] for i in stored["ids"]] + extra)
     for insight_id, vote in case.get("ratings", {}).items():
         rank.rate(paths, by_id[insight_id], vote)
     return insights, paths
@@ -87,7 +70,7 @@ def _setup(case: dict[str, Any], home: Path) -> tuple[list[dict[str, Any]], Path
 
 def _run(case: dict[str, Any], insights: list[dict[str, Any]], paths: Paths) -> rank.Ranking:
     config = configmod.merge(configmod.defaults(), {"rank": case["config"]})
-    now = _parse(case.get("now", DEFAULT_NOW))
+    now = _parse(case.get("now", NOW))
     return rank.ranking(insights, config, paths, now, embedder=BagOfWords(), date=now.date())
 
 

@@ -34,7 +34,7 @@ import numpy as np
 from podbrief import briefs
 from podbrief.config import Config
 from podbrief.engines import embed
-from podbrief.errors import ConfigError, InputError, UsageError
+from podbrief.errors import ConfigError, InputError, PartialFailure, PodbriefError, UsageError
 from podbrief.store import Paths, atomic_write_json, read_json, short_hash, utcnow
 
 INSIGHTS_SCHEMA = "podbrief.insights/1"
@@ -485,3 +485,36 @@ def rank(insights: list[dict[str, Any]], config: Config, paths: Paths, now: dt.d
          embedder: embed.Embedder | None = None, date: dt.date | None = None) -> list[dict[str, Any]]:
     """The brief items for `insights`, best first (the contract `today` uses)."""
     return [entry.item() for entry in ranking(insights, config, paths, now, embedder, date).top]
+
+
+@dataclass
+class Result:
+    """`podbrief rank`: the ranking of the insight files that could be read, and the ones that could not."""
+
+    ranking: Ranking
+    loaded: Loaded
+
+    def failure(self) -> PodbriefError | None:
+        """INPUT when nothing could be read, PARTIAL when some files could not; None when all were fine."""
+        problems = self.loaded.problems
+        if not problems:
+            return None
+        if not self.loaded.insights:
+            return InputError(problems[0] if len(problems) == 1 else
+                              f"none of the insight files could be read ({len(problems)} problems, listed above)")
+        return PartialFailure(f"{len(problems)} insight file(s) could not be read (listed above); the rest were ranked")
+
+
+def run(paths: Paths, config: Config, targets: Sequence[Path], now: dt.datetime) -> Result:
+    """Rank the insight files of `targets` (default: every episode in the data dir)."""
+    loaded = load(paths, targets)
+    return Result(ranking(loaded.insights, config, paths, now), loaded)
+
+
+def explain(paths: Paths, config: Config, insight_id: str, targets: Sequence[Path], now: dt.datetime) -> Entry:
+    """The score breakdown and fate of one insight, ranked among `targets` (default: the data dir)."""
+    pool = load(paths, targets).insights
+    insight = find(paths, insight_id, pool)
+    if all(other["id"] != insight["id"] for other in pool):
+        pool.append(insight)
+    return ranking(pool, config, paths, now).entries[insight["id"]]
