@@ -11,8 +11,8 @@ An insight's score is the sum of the parts recorded in its `why`:
             text, shared topic, speaker or show) times their +1/-1
   avoid     -2 x the strongest match against `rank.avoid`
 
-Then: insights delivered in an earlier brief (same id, or a near-duplicate by embedding)
-are suppressed; near-duplicates among the rest are merged (the better one stays and lists
+Then: insights delivered in an earlier brief (shown as a top item or merged into one; or a
+near-duplicate of one by embedding) are suppressed; near-duplicates among the rest are merged (the better one stays and lists
 the others in `duplicates`); the caps `rank.per_show` and `rank.per_episode` are applied
 greedily down the order; ties break on the insight id. Each top item gets up to
 `rank.related` related insights from other episodes, this run's or earlier ones on disk.
@@ -159,7 +159,8 @@ def find(paths: Paths, insight_id: str, extra: Iterable[dict[str, Any]] = ()) ->
     if insight_id in found:
         return found[insight_id]
     if len(found) > 1:
-        raise UsageError(f"insight id {insight_id!r} is ambiguous: {', '.join(sorted(found)[:5])} ...")
+        more = " ..." if len(found) > 5 else ""
+        raise UsageError(f"insight id {insight_id!r} is ambiguous: {', '.join(sorted(found)[:5])}{more}")
     if not found:
         raise UsageError(f"no insight with id {insight_id!r} in {paths.episodes_dir} or the stored briefs")
     return next(iter(found.values()))
