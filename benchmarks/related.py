@@ -1,0 +1,235 @@
+"""Benchmark for `podbrief rank`: related-insight grouping, duplicate and interest thresholds, speed.
+
+Prints Markdown tables:
+1. Pairwise "related" decisions on the labelled QMSum set (tests/fixtures/related/, built by
+   build_related_set.py): precision and recall of each method on the held-out split, each
+   at the threshold that maximises F1 on the calibration split (e5 passage is what rank uses,
+   at rank.RELATED). False positives are split into hard (same meeting, other topic) and
+   easy (another domain) negatives.
+2. The duplicate threshold (rank.DUPLICATE) on crafted paraphrase pairs, and how many
+   same-topic QMSum pairs it would wrongly merge.
+3. The semantic interest match (rank.INTEREST_RAMP) on crafted insight/interest labels.
+4. Ranking 1,000 synthetic insights end to end: cold (embedding every text) and warm (cache).
+
+Usage: flock /tmp/podbrief-bench.lock python benchmarks/related.py
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from rapidfuzz import fuzz
+from rapidfuzz.process import cdist
+
+from podbrief import config as configmod
+from podbrief.engines import embed
+from podbrief.stages import rank
+from podbrief.store import Paths, atomic_write_json
+
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "related"
+E5 = embed.E5Embedder()
+
+
+def load(name: str) -> dict:
+    return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+# --- 1. related grouping ---------------------------------------------------------------
+
+
+def pair_labels(items: list[dict]) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Upper-triangle pairs: label 1 related, 0 unrelated, -1 unlabelled; and whether same meeting."""
+    n = len(items)
+    meeting = np.array([i["meeting"] for i in items])
+    topic = np.array([i["topic"] for i in items])
+    domain = np.array([i["domain"] for i in items])
+    same_meeting = meeting[:, None] == meeting[None, :]
+    labels = np.where(same_meeting, (topic[:, None] == topic[None, :]).astype(int),
+                      np.where(domain[:, None] != domain[None, :], 0, -1))
+    upper = np.triu_indices(n, 1)
+    return labels[upper], same_meeting[upper], upper
+
+
+def tfidf(texts: list[str]) -> np.ndarray:
+    words = [re.findall(r"[a-z0-9]+", t.lower()) for t in texts]
+    vocabulary = {w: i for i, w in enumerate(sorted({w for ws in words for w in ws}))}
+    counts = np.zeros((len(texts), len(vocabulary)))
+    for row, ws in enumerate(words):
+        for w in ws:
+            counts[row, vocabulary[w]] += 1
+    idf = np.log((1 + len(texts)) / (1 + (counts > 0).sum(0))) + 1
+    weighted = np.log1p(counts) * idf
+    weighted /= np.linalg.norm(weighted, axis=1, keepdims=True)
+    return weighted @ weighted.T
+
+
+METHODS: dict[str, Callable[[list[str]], np.ndarray]] = {
+    "e5 passage (rank uses this)": lambda t: (lambda v: v @ v.T)(E5.passages(t)),
+    "e5 query prefix": lambda t: (lambda v: v @ v.T)(E5.queries(t)),
+    "TF-IDF cosine": tfidf,
+    "rapidfuzz token_set_ratio": lambda t: cdist(t, t, scorer=fuzz.token_set_ratio) / 100,
+    "e5 passage + 0.25 TF-IDF": lambda t: (lambda v: v @ v.T)(E5.passages(t)) + 0.25 * tfidf(t),
+}
+
+
+def precision_recall(scores: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float]:
+    predicted = scores >= threshold
+    hits = int((predicted & (labels == 1)).sum())
+    return hits / max(int(predicted.sum()), 1), hits / max(int((labels == 1).sum()), 1)
+
+
+def f1(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def best_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    candidates = np.unique(np.round(scores, 3))
+    return float(max(candidates, key=lambda t: f1(*precision_recall(scores, labels, t))))
+
+
+def related_table() -> None:
+    splits = {}
+    for name in ("calibration", "heldout"):
+        items = load(name)["items"]
+        labels, same, upper = pair_labels(items)
+        splits[name] = (items, labels, same, upper)
+    _, labels, same, _ = splits["heldout"]
+    print(f"## Related grouping (held-out: {len(splits['heldout'][0])} insights, {int((labels == 1).sum())} related "
+          f"pairs, {int((labels == 0).sum())} unrelated pairs of which {int(((labels == 0) & same).sum())} hard)\n")
+    print("| method | threshold (best F1 on calibration) | precision | recall | F1 | false pos. hard | false pos. easy |")
+    print("|---|---|---|---|---|---|---|")
+    for method, similarity in METHODS.items():
+        scored = {}
+        for name, (items, labels, same, upper) in splits.items():
+            scores = similarity([i["text"] for i in items])[upper]
+            known = labels >= 0
+            scored[name] = (scores[known], labels[known], same[known])
+        threshold = best_threshold(*scored["calibration"][:2])
+        rows = [(method, threshold)]
+        if method.startswith("e5 passage (") and abs(threshold - rank.RELATED) > 1e-9:
+            rows.append((f"e5 passage at rank.RELATED", rank.RELATED))
+        for label, cut in rows:
+            scores, labels, same = scored["heldout"]
+            precision, recall = precision_recall(scores, labels, cut)
+            wrong = (scores >= cut) & (labels == 0)
+            print(f"| {label} | {cut:.3f} | {precision:.2f} | {recall:.2f} | {f1(precision, recall):.2f} "
+                  f"| {int((wrong & same).sum())} | {int((wrong & ~same).sum())} |")
+    print()
+
+
+# --- 2. duplicates ------------------------------------------------------------------------
+
+
+def duplicate_table() -> None:
+    pairs = load("duplicates")["pairs"]
+    a = E5.passages([p["a"] for p in pairs])
+    b = E5.passages([p["b"] for p in pairs])
+    sims = (a * b).sum(1)
+    duplicate = np.array([p["label"] == "duplicate" for p in pairs])
+    merged = sims >= rank.DUPLICATE
+    items = load("heldout")["items"]
+    labels, _, upper = pair_labels(items)
+    vectors = E5.passages([i["text"] for i in items])
+    same_topic = (vectors @ vectors.T)[upper][labels == 1]
+    print(f"## Duplicates at rank.DUPLICATE = {rank.DUPLICATE}\n")
+    print("| set | pairs | merged | similarity range |")
+    print("|---|---|---|---|")
+    for name, mask in (("paraphrases (should merge)", duplicate), ("same theme, other claim (must not)", ~duplicate)):
+        print(f"| {name} | {int(mask.sum())} | {int((merged & mask).sum())} | {sims[mask].min():.3f}-{sims[mask].max():.3f} |")
+    print(f"| QMSum same-topic answers (must not) | {len(same_topic)} | {int((same_topic >= rank.DUPLICATE).sum())} "
+          f"| {same_topic.min():.3f}-{same_topic.max():.3f} |\n")
+
+
+# --- 3. interests -------------------------------------------------------------------------
+
+
+def interest_table() -> None:
+    data = load("interests")
+    terms = data["interests"]
+    sims = E5.passages([i["text"] for i in data["items"]]) @ E5.queries(terms).T
+    about = np.array([[term in item["about"] for term in terms] for item in data["items"]])
+    credit = np.array([[rank.SEMANTIC_CREDIT * rank._ramp(float(s), *rank.INTEREST_RAMP) for s in row] for row in sims])
+    print(f"## Semantic interest match at rank.INTEREST_RAMP = {rank.INTEREST_RAMP} (topic/keyword matches aside)\n")
+    print("| pairs | count | similarity mean | got some credit | mean credit |")
+    print("|---|---|---|---|---|")
+    for name, mask in (("insight is about the interest", about), ("insight is not", ~about)):
+        print(f"| {name} | {int(mask.sum())} | {sims[mask].mean():.3f} | {int((credit[mask] > 0).sum())} "
+              f"| {credit[mask].mean():.3f} |")
+    print()
+
+
+# --- 4. speed -------------------------------------------------------------------------------
+
+WORDS = {
+    "who": ["the host", "the guest", "Dr. Lee", "Maria Costa", "an economist", "the founder", "a nurse", "the coach"],
+    "verb": ["argues", "predicts", "claims", "warns", "estimates", "reports", "explains", "doubts"],
+    "subject": ["battery prices", "remote work", "open-source models", "interest rates", "sleep quality",
+                "city transit", "school funding", "crop yields", "chip exports", "housing supply", "ocean heat",
+                "vaccine uptake", "ad revenue", "rail freight", "drug pricing", "wage growth"],
+    "change": ["will fall", "will double", "has stalled", "rose sharply", "depends mostly on", "is overstated by",
+               "lags behind", "is driven by"],
+    "cause": ["regulation", "new tariffs", "cheap solar", "an ageing workforce", "better sensors", "tax credits",
+              "weak demand", "consolidation", "local politics", "a data shortage", "faster chips"],
+    "when": ["by 2030", "within five years", "this decade", "since the pandemic", "in most OECD countries",
+             "in rural areas", "for small firms", "in the last quarter"],
+}
+TOPICS = ["ai", "energy", "economics", "health", "politics", "climate", "education", "transport", "sports", "media"]
+
+
+def synthetic_insights(count: int, now: dt.datetime) -> list[dict]:
+    rng = random.Random(7)
+    insights = []
+    for n in range(count):
+        episode = f"{n // 10:04x}"
+        text = (f"{rng.choice(WORDS['who']).capitalize()} {rng.choice(WORDS['verb'])} that "
+                f"{rng.choice(WORDS['subject'])} {rng.choice(WORDS['change'])} {rng.choice(WORDS['cause'])} "
+                f"{rng.choice(WORDS['when'])} (point {n}).")
+        insights.append({
+            "id": f"{n:016x}", "text": text, "speaker": rng.choice(WORDS["who"]), "kind": "claim",
+            "quote": {"text": text, "start": 10.0 * n, "end": 10.0 * n + 8, "link": None},
+            "topics": rng.sample(TOPICS, 2),
+            "scores": {k: round(rng.random(), 2) for k in ("surprise", "specificity", "actionability")},
+            "episode": {"id": episode, "title": f"Episode {episode}", "show": f"Show {n % 20}",
+                        "published": (now - dt.timedelta(hours=rng.randrange(24 * 30))).isoformat()},
+        })
+    return insights
+
+
+def speed_table(count: int = 1000) -> None:
+    now = dt.datetime(2026, 11, 25, 7, tzinfo=dt.timezone.utc)
+    insights = synthetic_insights(count, now)
+    config = configmod.merge(configmod.defaults(), {"rank": {
+        "interests": {"ai": 2.0, "climate": 1.0, "wage growth": 1.0}, "avoid": ["sports"]}})
+    print(f"## Ranking {count} synthetic insights (100 episodes, 20 shows, 5 delivered, 10 ratings)\n")
+    print("| run | seconds | top items | related shown |")
+    print("|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as home:
+        paths = Paths(Path(home))
+        for insight in insights[:10]:
+            rank.rate(paths, insight, 1 if int(insight["id"], 16) % 2 else -1)
+        brief = {"schema": "podbrief.brief/1", "date": "2026-11-24", "created": "2026-11-24T07:00:00Z",
+                 "window": {"since": "2026-11-23T07:00:00Z", "until": "2026-11-24T07:00:00Z"}, "episodes": 1,
+                 "items": [{"rank": r, "score": 1.0, "insight": i, "why": {}, "related": []}
+                           for r, i in enumerate(insights[10:15], 1)], "problems": [], "remaining": {}}
+        atomic_write_json(paths.briefs_dir / "2026-11-24.json", brief)
+        for label in ("cold (embeds every text)", "warm (embedding cache)"):
+            start = time.perf_counter()
+            items = rank.rank(insights, config, paths, now)
+            seconds = time.perf_counter() - start
+            print(f"| {label} | {seconds:.2f} | {len(items)} | {sum(len(i['related']) for i in items)} |")
+    print()
+
+
+if __name__ == "__main__":
+    related_table()
+    duplicate_table()
+    interest_table()
+    speed_table()
