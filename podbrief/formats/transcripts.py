@@ -28,7 +28,9 @@ from podbrief.store import read_json
 SCHEMA = "podbrief.transcript/1"
 PUBLISHER_FORMATS = ("vtt", "srt", "json", "html")
 MAX_SEGMENT_SECONDS = 30.0
+MIN_SPLIT_SECONDS = 15.0  # past this, a segment also ends where a sentence ends
 MAX_GAP_SECONDS = 1.0
+_SENTENCE_END = (".", "?", "!", "…", '."', '?"', '!"')
 # "Jane Smith: text" at the start of a cue: 1-4 capitalised words, then a colon.
 _LABEL = re.compile(r"^\s*([A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,3}):\s+(.*)$", re.S)
 
@@ -187,8 +189,9 @@ def _label_speakers(cues: list[Cue], persons: Sequence[str]) -> list[Cue]:
 
 
 def merge_cues(cues: Iterable[Cue], duration: float | None = None) -> list[dict[str, Any]]:
-    """Join a speaker's consecutive cues into segments (new segment on a speaker change,
-    a gap over 1 s, or past 30 s). Missing end times become the next cue's start."""
+    """Join a speaker's consecutive cues into segments: a new segment starts on a speaker
+    change, after a gap over 1 s, past 30 s, or past 15 s where a sentence ends.
+    Missing end times become the next cue's start."""
     ordered = sorted((c for c in cues if c.text.strip()), key=lambda c: c.start)
     segments: list[dict[str, Any]] = []
     for i, cue in enumerate(ordered):
@@ -199,7 +202,8 @@ def merge_cues(cues: Iterable[Cue], duration: float | None = None) -> list[dict[
         text = " ".join(cue.text.split())
         last = segments[-1] if segments else None
         if (last and last["speaker"] == cue.speaker and cue.start - last["end"] <= MAX_GAP_SECONDS
-                and end - last["start"] <= MAX_SEGMENT_SECONDS):
+                and end - last["start"] <= MAX_SEGMENT_SECONDS
+                and not (last["end"] - last["start"] >= MIN_SPLIT_SECONDS and last["text"].endswith(_SENTENCE_END))):
             last["end"] = round(end, 3)
             last["text"] += " " + text
         else:

@@ -1,0 +1,135 @@
+"""Publisher transcripts (VTT, SRT, Podcasting 2.0 JSON, HTML) and transcript exports.
+
+Golden files: tests/golden/transcripts/<fixture>.json. After a deliberate change, rewrite
+them with `python tests/test_transcripts.py --regenerate` and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from podbrief.errors import InputError
+from podbrief.formats import transcripts
+
+FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
+GOLDEN = Path(__file__).parent / "golden" / "transcripts"
+CASES = sorted(FIXTURES.glob("*.*"))
+PERSONS = ["Alice", "Bob"]
+DIALOGUE_SECONDS = 15.0
+
+
+def parse(path: Path) -> list[dict]:
+    return transcripts.parse_publisher(path, PERSONS, DIALOGUE_SECONDS if path.stem == "dialogue" else None)
+
+
+def golden_file(path: Path) -> Path:
+    return GOLDEN / f"{path.name}.json"
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
+def test_publisher_transcript_matches_golden(path: Path) -> None:
+    assert parse(path) == json.loads(golden_file(path).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
+def test_segments_are_ordered_well_formed_and_keep_speakers(path: Path) -> None:
+    segments = parse(path)
+    assert segments
+    assert all(s["text"] and s["speaker"] and s["flags"] == [] and s["start"] <= s["end"] for s in segments)
+    assert all(a["end"] <= b["start"] for a, b in zip(segments, segments[1:]))
+
+
+def test_all_four_formats_of_one_dialogue_parse_to_the_same_segments() -> None:
+    parsed = {fmt: parse(FIXTURES / f"dialogue.{fmt}") for fmt in transcripts.PUBLISHER_FORMATS}
+    assert parsed["vtt"] == parsed["srt"] == parsed["json"] == parsed["html"]
+    assert [(s["speaker"], s["text"]) for s in parsed["vtt"]] == [
+        ("Alice", "Welcome to the show. Today we talk about batteries & grids."),
+        ("Bob", "Thanks, Alice. Storage prices fell by half in five years."),
+        ("Alice", "Is 5 < 10? Yes."),
+    ]
+
+
+def test_a_one_off_label_is_text_unless_it_names_a_person(tmp_path: Path) -> None:
+    srt = tmp_path / "t.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:02,000\nNote: this is read aloud.\n\n"
+                   "2\n00:00:02,000 --> 00:00:04,000\nAnd more.\n", encoding="utf-8")
+    assert transcripts.parse_publisher(srt)[0] == {
+        "start": 0.0, "end": 4.0, "text": "Note: this is read aloud. And more.", "speaker": None, "flags": []}
+    assert transcripts.parse_publisher(srt, ["note"])[0]["speaker"] == "Note"
+
+
+def test_long_turns_are_cut_at_a_sentence_end_after_15_s(tmp_path: Path) -> None:
+    words = [{"speaker": "A", "startTime": i, "endTime": i + 1, "body": "Stop." if i % 10 == 9 else "word"}
+             for i in range(60)]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"version": "1.0.0", "segments": words}), encoding="utf-8")
+    assert [(s["start"], s["end"]) for s in transcripts.parse_publisher(path)] == [(0, 20), (20, 40), (40, 60)]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("bad.json", "{not json", "not valid JSON"),
+    ("bad.json", '{"version": "1.0.0"}', 'no "segments" list'),
+    ("bad.json", '{"segments": [{"startTime": "x", "endTime": 1, "body": "a"}]}', "segment 1"),
+    ("bad.vtt", "this is not webvtt", "not a valid WebVTT file"),
+    ("bad.srt", "1\nnonsense --> more\ntext\n", "not a valid SRT file"),
+    ("bad.html", "<p>no time before me</p>", "no <time>"),
+    ("bad.html", "<time>soon</time><p>text</p>", "not a time"),
+    ("empty.vtt", "WEBVTT\n", "no text"),
+    ("bad.txt", "hello", "unsupported transcript format"),
+])
+def test_bad_publisher_transcripts_raise_input_errors_naming_the_file(
+        tmp_path: Path, name: str, content: str, message: str) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError, match=message) as caught:
+        transcripts.parse_publisher(path)
+    assert str(path) in str(caught.value)
+
+
+def _doc(segments: list[dict]) -> dict:
+    return transcripts.document(segments=segments, source="publisher", audio="x.vtt", language="en",
+                                duration=15.0, model=None, episode_id=None, created="2026-01-01T00:00:00Z")
+
+
+@pytest.mark.parametrize("fmt", ["srt", "vtt"])
+def test_srt_and_vtt_exports_parse_back_to_the_same_segments(tmp_path: Path, fmt: str) -> None:
+    segments = parse(FIXTURES / "dialogue.vtt")
+    path = tmp_path / f"out.{fmt}"
+    path.write_text(transcripts.EXPORTERS[fmt](_doc(segments)), encoding="utf-8")
+    assert transcripts.parse_publisher(path, PERSONS) == segments
+
+
+def test_txt_export_has_a_line_per_segment_with_time_and_speaker() -> None:
+    segments = parse(FIXTURES / "dialogue.vtt") + [
+        {"start": 3725.0, "end": 3726.0, "text": "Unknown voice.", "speaker": None, "flags": []}]
+    assert transcripts.to_txt(_doc(segments)).splitlines() == [
+        "[00:00:00] Alice: Welcome to the show. Today we talk about batteries & grids.",
+        "[00:00:06] Bob: Thanks, Alice. Storage prices fell by half in five years.",
+        "[00:00:12] Alice: Is 5 < 10? Yes.",
+        "[01:02:05] Unknown voice.",
+    ]
+
+
+def test_json_export_is_the_document_and_reads_back(tmp_path: Path) -> None:
+    doc = _doc(parse(FIXTURES / "dialogue.json"))
+    path = tmp_path / "transcript.json"
+    path.write_text(transcripts.to_json(doc), encoding="utf-8")
+    assert transcripts.read(path) == doc
+    path.write_text(json.dumps({"schema": "something/else"}), encoding="utf-8")
+    with pytest.raises(InputError, match="not a podbrief transcript"):
+        transcripts.read(path)
+
+
+def _regenerate() -> None:
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    for path in CASES:
+        golden_file(path).write_text(json.dumps(parse(path), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"wrote {golden_file(path)}")
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--regenerate"]:
+    _regenerate()
