@@ -11,11 +11,14 @@ Prints Markdown tables:
 3. The semantic interest match (rank.INTEREST_RAMP) on crafted insight/interest labels.
 4. Ranking 1,000 synthetic insights end to end: cold (embedding every text) and warm (cache).
 
-Usage: flock /tmp/podbrief-bench.lock python benchmarks/related.py
+Usage: flock /tmp/podbrief-bench.lock python benchmarks/related.py [--gguf MODEL.gguf]
+--gguf adds llama.cpp mean-pooled embeddings from a local GGUF LLM to table 1 (slow: about
+1 s per text for Qwen2.5-Coder-0.5B on 2 cores).
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import random
@@ -78,6 +81,19 @@ METHODS: dict[str, Callable[[list[str]], np.ndarray]] = {
     "rapidfuzz token_set_ratio": lambda t: cdist(t, t, scorer=fuzz.token_set_ratio) / 100,
     "e5 passage + 0.25 TF-IDF": lambda t: (lambda v: v @ v.T)(E5.passages(t)) + 0.25 * tfidf(t),
 }
+
+
+def gguf_similarity(path: str) -> Callable[[list[str]], np.ndarray]:
+    from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
+
+    llm = Llama(model_path=path, embedding=True, pooling_type=LLAMA_POOLING_TYPE_MEAN, n_ctx=512, verbose=False)
+
+    def similarity(texts: list[str]) -> np.ndarray:
+        vectors = np.array([llm.embed(text) for text in texts], dtype=np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors @ vectors.T
+
+    return similarity
 
 
 def precision_recall(scores: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float]:
@@ -229,6 +245,11 @@ def speed_table(count: int = 1000) -> None:
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gguf", help="also measure llama.cpp embeddings of this GGUF model")
+    gguf = parser.parse_args().gguf
+    if gguf:
+        METHODS[f"llama.cpp mean pooling ({Path(gguf).stem})"] = gguf_similarity(gguf)
     related_table()
     duplicate_table()
     interest_table()
