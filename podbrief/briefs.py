@@ -68,12 +68,10 @@ def latest(paths: Paths) -> Brief:
     return load(paths, dates[0])
 
 
-def delivered_ids(paths: Paths) -> set[str]:
-    """IDs of every insight shown as a top item in any stored brief."""
-    ids: set[str] = set()
-    for date in stored_dates(paths):
-        ids.update(item["insight"]["id"] for item in load(paths, date)["items"])
-    return ids
+def sources(paths: Paths) -> set[tuple[str, str]]:
+    """(episode id, extracted at) of every episode some stored brief was made from."""
+    return {(source["episode_id"], source["extracted_at"])
+            for date in stored_dates(paths) for source in load(paths, date).get("sources", [])}
 
 
 def save(paths: Paths, brief: Brief) -> Path:

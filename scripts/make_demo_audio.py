@@ -70,23 +70,23 @@ SHOWS = [
         ],
     },
     {
-        "slug": "committee-hour",
-        "title": "Senedd Committee Hour",
+        "slug": "care-crisis",
+        "title": "The Care Crisis",
         "host": "Rhian Evans",
-        "description": "Evidence sessions from the Welsh Parliament's committees, trimmed to the key exchanges.",
+        "description": "How the pandemic exposed the state of care for older people, one hard exchange at a time.",
         "episodes": [
             {
-                "slug": "young-peoples-mental-health",
-                "title": "Children's mental health during lockdown",
-                "source": "education_0.json",
-                "turns": (42, 45),
+                "slug": "national-standards",
+                "title": "Should long-term care have national standards?",
+                "source": "covid_6.json",
+                "turns": (215, 218),
                 "age_hours": 6,
                 "speakers": {
-                    "Lynne Neagle AM": ("Lynne Neagle", "guest", "en-us+f3"),
-                    "Vaughan Gething AM": ("Vaughan Gething", "guest", "en-us+m5"),
+                    "Mr. Don Davies": ("Don Davies", "guest", "en-us+m5"),
+                    "Hon. Patty Hajdu": ("Patty Hajdu", "guest", "en-us+f3"),
                 },
-                "intro": "This is Senedd Committee Hour. Committee chair Lynne Neagle questions Health Minister "
-                         "Vaughan Gething about young people's mental health during the pandemic.",
+                "intro": "This is The Care Crisis. Don Davies of the New Democrats asks Health Minister Patty Hajdu "
+                         "for binding national standards in long-term care.",
             },
         ],
     },

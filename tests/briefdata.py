@@ -41,7 +41,7 @@ def sample_brief() -> dict[str, Any]:
         "date": "2026-11-25",
         "created": "2026-11-25T07:00:00Z",
         "window": {"since": "2026-11-24T07:00:00Z", "until": "2026-11-25T07:00:00Z"},
-        "episodes": 3,
+        "sources": [{"episode_id": "a1" * 8, "extracted_at": "2026-11-25T06:30:00Z"}],
         "items": [
             {"rank": 1, "score": 3.2, "insight": first,
              "why": {"interest": 1.0, "quality": 0.6, "novelty": 1.0, "recency": 0.9},

@@ -35,10 +35,12 @@ def test_latest_and_dates_are_newest_first(paths):
     assert briefs.atom_file(paths).read_text().count("<entry>") == 2
 
 
-def test_delivered_ids_are_the_top_items_of_all_briefs(paths):
-    brief = sample_brief()
-    briefs.save(paths, brief)
-    assert briefs.delivered_ids(paths) == {item["insight"]["id"] for item in brief["items"]}
+def test_sources_of_all_stored_briefs(paths):
+    assert briefs.sources(paths) == set()
+    briefs.save(paths, sample_brief())
+    briefs.save(paths, sample_brief() | {"date": "2026-11-20", "sources": [
+        {"episode_id": "e1", "extracted_at": "2026-11-20T06:00:00Z"}]})
+    assert briefs.sources(paths) == {("a1" * 8, "2026-11-25T06:30:00Z"), ("e1", "2026-11-20T06:00:00Z")}
 
 
 def test_missing_brief_names_the_dates_there_are(paths):

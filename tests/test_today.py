@@ -156,7 +156,7 @@ def test_today_makes_stores_and_reprints_a_brief(home, server, fakes):
     assert [item["insight"]["text"] for item in made["items"]] == [
         "First: point 1", "First: point 2", "Second: point 1", "Second: point 2"]
     assert made["items"][0]["related"][0]["episode"]["title"] == "Second"
-    assert made["problems"] == [] and made["episodes"] == 2
+    assert made["problems"] == [] and len(made["sources"]) == 2
     stored = home / "briefs" / f"{made['date']}.json"
     assert json.loads(stored.read_text()) == made
     assert (home / "briefs" / "feed.atom").exists()

@@ -125,8 +125,9 @@ def run(paths: Paths, config: Config, console: Console, when: Window, budget: Bu
         now: dt.datetime | None = None, pipeline: Pipeline | None = None) -> briefs.Brief:
     """Bring the window's episodes up to date, rank their insights and store the brief.
 
-    Raises NothingNew when no insight in the window is new (PartialFailure instead if
-    something failed); the caller prints and delivers the returned brief.
+    Raises NothingNew when every episode in the window that has insights (as extracted
+    now) was already a source of a stored brief (PartialFailure instead if something
+    failed); the caller prints and delivers the returned brief.
     """
     deliver.check(config)  # a delivery misconfiguration should fail now, not after an hour of work
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -145,23 +146,27 @@ def run(paths: Paths, config: Config, console: Console, when: Window, budget: Bu
             episodes = [row for row in index.episodes() if _in_window(row, when)]
         problems = [_problem("fetch", result.error, result.title or result.url, feed_id=result.id)
                     for result in fetched.feed_errors]
-        insights = []
+        insights, used = [], []
         for row in episodes:
             if row["extracted_at"]:
                 try:
-                    insights += rank.read_insight_file(paths.episode_dir(row["id"]) / "insights.json")
+                    found = rank.read_insight_file(paths.episode_dir(row["id"]) / "insights.json")
                 except InputError as exc:
                     problems.append(_problem("extract", str(exc), row["title"], episode_id=row["id"]))
+                    continue
+                if found:
+                    insights += found
+                    used.append({"episode_id": row["id"], "extracted_at": row["extracted_at"]})
             elif row["failed_stage"]:
                 problems.append(_problem(row["failed_stage"], row["error"], row["title"], episode_id=row["id"]))
         for problem in problems:
             console.print(Text.assemble(("problem ", "red"), render.problem_line(problem)))
-        delivered = briefs.delivered_ids(paths)
-        if not any(insight["id"] not in delivered for insight in insights):
-            raise _nothing_new(paths, when, len(episodes), problems, _remaining(reports))
+        known = briefs.sources(paths)
+        if all((source["episode_id"], source["extracted_at"]) in known for source in used):
+            raise _nothing_new(paths, when, len(episodes), len(insights), problems, _remaining(reports))
         brief = {
             "schema": briefs.SCHEMA, "date": when.date.isoformat(), "created": _iso(now),
-            "window": when.to_json(), "episodes": len({i["episode"]["id"] for i in insights}),
+            "window": when.to_json(), "sources": used,
             "items": pipeline.rank(insights, config, paths, now, date=when.date),
             "problems": problems, "remaining": _remaining(reports),
         }
@@ -173,7 +178,7 @@ def _in_window(row: Any, when: Window) -> bool:
     return when.contains(row["published"]) or when.contains(row["discovered_at"])
 
 
-def _nothing_new(paths: Paths, when: Window, episodes: int, problems: list[dict[str, Any]],
+def _nothing_new(paths: Paths, when: Window, episodes: int, insights: int, problems: list[dict[str, Any]],
                  remaining: dict[str, int]) -> Exception:
     left = sum(remaining.values())
     if problems:
@@ -181,11 +186,11 @@ def _nothing_new(paths: Paths, when: Window, episodes: int, problems: list[dict[
     if left:
         return NothingNew(f"nothing new yet: the time budget ran out with {left} step(s) left; run again to finish")
     if not episodes:
-        return NothingNew(f"no episodes published or fetched since {_iso(when.since)}"
-                          " (a longer window: --since 7d)")
+        return NothingNew(f"no episodes published or fetched since {_iso(when.since)} (a longer window: --since 7d)")
+    if not insights:
+        return NothingNew(f"the {episodes} episode(s) since {_iso(when.since)} gave no insights")
     dates = briefs.stored_dates(paths)
-    latest = f" (`podbrief brief --date {dates[0].isoformat()}` shows it again)" if dates else ""
-    return NothingNew(f"nothing new since the last brief{latest}")
+    return NothingNew(f"nothing new since the last brief (`podbrief brief --date {dates[0].isoformat()}` shows it)")
 
 
 def finish(brief: briefs.Brief, config: Config, console: Console) -> None:

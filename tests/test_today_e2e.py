@@ -1,0 +1,79 @@
+"""End to end with real models: add a feed served by the local HTTP server -> today -> the brief.
+
+Two feeds carry the three bundled demo episodes (7.7 minutes of espeak-ng speech on care
+for seniors), transcribed by tiny.en and extracted by the default GGUF (Qwen 0.5B): the
+smallest one (smollm2-135m) extracts no valid insight from them, so it cannot show that
+grounding and related groups work. About a minute on two cores. `podbrief demo` itself,
+the same work through its own server, is the slow test at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+from typer.testing import CliRunner
+
+from podbrief import demo, render
+from podbrief.cli import app
+from podbrief.errors import ExitStatus
+
+runner = CliRunner()
+SCHEMA = json.loads((Path(render.__file__).parent / "schemas" / "brief-1.schema.json").read_text())
+
+
+def words(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
+
+
+def check_grounded(brief: dict, home: Path) -> None:
+    """Every insight shown (top or related) quotes its own episode's transcript, at a time inside it."""
+    shown = [item["insight"] for item in brief["items"]] + [r for item in brief["items"] for r in item["related"]]
+    for insight in shown:
+        transcript = json.loads((home / "episodes" / insight["episode"]["id"] / "transcript.json").read_text())
+        spoken = words(" ".join(segment["text"] for segment in transcript["segments"]))
+        assert words(insight["quote"]["text"]) in spoken, insight
+        assert 0 <= insight["quote"]["start"] < insight["quote"]["end"] <= transcript["duration"] + 1
+
+
+def test_add_feed_then_today_makes_a_grounded_brief_with_related_groups(home, server):
+    now = dt.datetime.now(dt.timezone.utc)
+    served = []
+    for show in demo.shows():
+        for episode in show["episodes"]:
+            server.add(f"audio/{episode['audio']}", demo.audio(episode["audio"]))
+            served.append(episode["title"])
+        url = server.add(f"{show['slug']}.xml", demo.feed_xml(show, server.base_url, now))
+        assert runner.invoke(app, ["add", url]).exit_code == 0
+
+    result = runner.invoke(app, ["today", "--json"])
+    assert result.exit_code == 0, result.output
+    brief = json.loads(result.stdout)
+    jsonschema.validate(brief, SCHEMA)
+    assert brief["problems"] == [] and len(brief["sources"]) == 3
+    assert len(brief["items"]) >= 2
+    assert {item["insight"]["episode"]["title"] for item in brief["items"]} == set(served)
+    assert any(item["related"] for item in brief["items"])
+    for item in brief["items"]:
+        assert all(r["episode"]["id"] != item["insight"]["episode"]["id"] for r in item["related"])
+        assert item["insight"]["quote"]["link"].startswith(f"{server.base_url}/audio/")
+    check_grounded(brief, home)
+
+    again = runner.invoke(app, ["today"])
+    assert again.exit_code == ExitStatus.NOTHING_NEW
+    assert json.loads(runner.invoke(app, ["brief", "--json"]).stdout) == brief
+
+
+@pytest.mark.slow
+def test_demo_ends_with_a_real_brief(home, tmp_path):
+    result = runner.invoke(app, ["demo", "--home", str(tmp_path / "demo"), "--json"])
+    assert result.exit_code == 0, result.output
+    brief = json.loads(result.stdout)
+    jsonschema.validate(brief, SCHEMA)
+    assert brief["problems"] == []
+    assert {item["insight"]["episode"]["show"] for item in brief["items"]} == {s["title"] for s in demo.shows()}
+    check_grounded(brief, tmp_path / "demo")
