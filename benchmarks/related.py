@@ -74,12 +74,16 @@ def tfidf(texts: list[str]) -> np.ndarray:
     return weighted @ weighted.T
 
 
+def cosines(vectors: np.ndarray) -> np.ndarray:
+    return vectors @ vectors.T
+
+
 METHODS: dict[str, Callable[[list[str]], np.ndarray]] = {
-    "e5 passage (rank uses this)": lambda t: (lambda v: v @ v.T)(E5.passages(t)),
-    "e5 query prefix": lambda t: (lambda v: v @ v.T)(E5.queries(t)),
+    "e5 passage (rank uses this)": lambda t: cosines(E5.passages(t)),
+    "e5 query prefix": lambda t: cosines(E5.queries(t)),
     "TF-IDF cosine": tfidf,
     "rapidfuzz token_set_ratio": lambda t: cdist(t, t, scorer=fuzz.token_set_ratio) / 100,
-    "e5 passage + 0.25 TF-IDF": lambda t: (lambda v: v @ v.T)(E5.passages(t)) + 0.25 * tfidf(t),
+    "e5 passage + 0.25 TF-IDF": lambda t: cosines(E5.passages(t)) + 0.25 * tfidf(t),
 }
 
 
@@ -90,8 +94,7 @@ def gguf_similarity(path: str) -> Callable[[list[str]], np.ndarray]:
 
     def similarity(texts: list[str]) -> np.ndarray:
         vectors = np.array([llm.embed(text) for text in texts], dtype=np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors @ vectors.T
+        return cosines(vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
 
     return similarity
 
@@ -131,7 +134,7 @@ def related_table() -> None:
         threshold = best_threshold(*scored["calibration"][:2])
         rows = [(method, threshold)]
         if method.startswith("e5 passage (") and abs(threshold - rank.RELATED) > 1e-9:
-            rows.append((f"e5 passage at rank.RELATED", rank.RELATED))
+            rows.append(("e5 passage at rank.RELATED", rank.RELATED))
         for label, cut in rows:
             scores, labels, same = scored["heldout"]
             precision, recall = precision_recall(scores, labels, cut)

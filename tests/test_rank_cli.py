@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rank_data import insight, write_brief, write_episodes, write_insights
 from typer.testing import CliRunner
 
 from podbrief.cli import app
@@ -17,7 +18,6 @@ from podbrief.engines import embed
 from podbrief.errors import ExitStatus
 from podbrief.stages import rank
 from podbrief.store import Paths
-from rank_data import insight, write_brief, write_episodes, write_insights
 
 runner = CliRunner()
 HIGH = {"surprise": 0.9, "specificity": 0.9, "actionability": 0.9}

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rank_data import NOW, insight, write_episodes
 
 from podbrief import config as configmod
 from podbrief.engines import embed
 from podbrief.errors import ModelError
 from podbrief.stages import rank
 from podbrief.store import Paths
-from rank_data import NOW, insight, write_episodes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "related"
 E5 = embed.E5Embedder()
@@ -85,7 +85,7 @@ def test_interest_matches_by_meaning_when_no_word_matches(tmp_path: Path) -> Non
     assert 0 < entries["a1"].why["interest"] <= 2.0 * rank.SEMANTIC_CREDIT
     assert entries["a1"].reasons[0].startswith("interest 'sleep' (similar meaning 0.")
     assert entries["b1"].why["interest"] == 0.0
-    assert [e.id for e in _ranking([about_prices, about_sleep], tmp_path, interests={"sleep": 2.0}).top][0] == "a1"
+    assert _ranking([about_prices, about_sleep], tmp_path, interests={"sleep": 2.0}).top[0].id == "a1"
 
 
 class Counting:

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from rank_data import NOW, insight, write_brief
 
 from podbrief import config as configmod
 from podbrief.stages import rank
 from podbrief.store import Paths
-from rank_data import NOW, insight, write_brief
 
 GOLDEN = Path(__file__).parent / "golden" / "rank"
 CASES = sorted(GOLDEN.glob("*.json"))

@@ -343,8 +343,9 @@ class _Scorer:
         if not closeness:
             return 1.0, []
         shown = self.shown[nearest]
-        return 1.0 - closeness, [f"close to {shown['insight']['id']}, delivered {shown['date']} "
-                                 f"(similarity {sims[nearest]:.2f}): {-closeness:+.2f}"]
+        reason = (f"close to {shown['insight']['id']}, delivered {shown['date']} "
+                  f"(similarity {sims[nearest]:.2f}): {-closeness:+.2f}")
+        return 1.0 - closeness, [reason]
 
     def _recency(self, insight: dict[str, Any]) -> tuple[float, list[str]]:
         half_life = self.settings["recency_half_life_days"]
