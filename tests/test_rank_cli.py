@@ -233,3 +233,10 @@ def test_explain_a_delivered_insight(library: Paths) -> None:
     assert paraphrase["status"] == "suppressed: a near-duplicate of a delivered insight (see novelty)"
     assert paraphrase["why"]["novelty"] == 0.0
     assert paraphrase["reasons"][0].startswith(f"close to a1, delivered {yesterday} (similarity 0.9")
+
+
+def test_interest_weights_must_be_numbers(library: Paths, set_config: Callable[..., None]) -> None:
+    set_config(rank={"interests": {"ai": "lots"}})
+    result = _invoke("rank")
+    assert result.exit_code == ExitStatus.CONFIG
+    assert "rank.interests: every weight must be a number" in result.stderr

@@ -280,11 +280,9 @@ class _Scorer:
                  shown: list[dict[str, Any]], ratings: dict[str, dict[str, Any]]):
         self.settings = settings
         self.now = now if now.tzinfo else now.replace(tzinfo=dt.timezone.utc)
-        self.embedder = embedder
         self.shown = shown
-        self.ratings = ratings
         self.interests = _weights(settings["interests"])
-        self.avoid = [str(term) for term in settings["avoid"] or []]
+        self.avoid = [str(term) for term in settings["avoid"]]
         terms = [*self.interests, *self.avoid]
         self.term_vectors = embedder.queries(terms)
         self.shown_vectors = embedder.passages([item["insight"].get("text") or "" for item in shown])
