@@ -2,15 +2,27 @@
 
     python benchmarks/extract.py --selection [--split train]
         passage selection alone, against the human query spans (no model)
+    python benchmarks/extract.py --models qwen2.5-0.5b smollm2-135m [--meetings ...] [--samples FILE]
+        the extract stage and the naive baseline (whole chunk -> JSON insights) per model:
+        coverage of the human topic summaries, grounding rate, copy rate, seconds per hour
+    python benchmarks/extract.py --formats --models qwen2.5-0.5b
+        free text + follow-up questions (used) vs one JSON reply, free or grammar-constrained
+    python benchmarks/extract.py --threads --models qwen2.5-0.5b
+        tokens per second with 1 and 2 llama.cpp threads
+
+Run benchmarks one at a time: flock /tmp/podbrief-bench.lock python benchmarks/extract.py ...
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
+import json
+import os
 import random
 import statistics
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,9 +32,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import qmsum  # noqa: E402
 from rouge_score import rouge_scorer  # noqa: E402
 
+from podbrief import models  # noqa: E402
+from podbrief.engines.llm import LLM  # noqa: E402
+from podbrief.extraction import grounding, speakers, writer  # noqa: E402
 from podbrief.extraction import passages as P  # noqa: E402
+from podbrief.stages import extract as stage  # noqa: E402
+from podbrief.store import Paths  # noqa: E402
 
 ROUGE = rouge_scorer.RougeScorer(["rouge1", "rouge2"], use_stemmer=True)
+MEETINGS = ("education_0", "education_10", "education_22")
+COVERED = 0.2  # content ROUGE-1 F1 at which an insight covers a human summary (see calibrate_coverage)
 
 
 def segments_of(meeting: qmsum.Meeting) -> list[P.Segment]:
@@ -89,13 +108,240 @@ def run_selection(split: str, draws: int = 20) -> None:
               f"| {means['summary_rouge']:.3f} |")
 
 
+# --- the stage against the naive baseline ----------------------------------------------------
+
+BASELINE_PROMPT = ("Extract the key insights from this podcast transcript. Reply with a JSON list of objects with the "
+                   "fields \"text\" (the insight), \"speaker\" and \"quote\" (a verbatim quote that supports it).")
+BASELINE_CHUNK_TOKENS = 1800
+
+
+def load_engine(name: str, threads: int) -> LLM:
+    paths = Paths.default()
+    return LLM(models.resolve("llm", name, paths), paths, threads, context_size=4096)
+
+
+def run_stage(engine: LLM, meeting: qmsum.Meeting, per_hour: float = 8) -> tuple[list[dict], dict]:
+    transcript = stage.Transcript(segments_of(meeting), meeting.transcript["duration"], "", None)
+    insights, stats = stage.extract(transcript, None, engine, budget(meeting, per_hour))
+    return [{"text": i["text"], "quote": i["quote"]["text"]} for i in insights], stats.to_json()
+
+
+def parse_json_objects(reply: str) -> list[dict]:
+    """Every JSON object in a reply, wherever it sits (lists, prose, trailing junk)."""
+    decoder = json.JSONDecoder()
+    found, position = [], 0
+    while (position := reply.find("{", position)) >= 0:
+        try:
+            item, end = decoder.raw_decode(reply, position)
+        except json.JSONDecodeError:
+            position += 1
+            continue
+        if isinstance(item, dict):
+            found.append(item)
+        position = end
+    return found
+
+
+def run_baseline(engine: LLM, meeting: qmsum.Meeting) -> list[dict]:
+    """The naive approach: whole ~1,800-token chunks, one JSON list of insights per chunk."""
+    lines = [f"{s['speaker']}: {s['text']}" for s in meeting.transcript["segments"]]
+    chunks, current = [], []
+    for line in lines:
+        if current and engine.tokens("\n".join(current + [line])) > BASELINE_CHUNK_TOKENS:
+            chunks.append("\n".join(current))
+            current = []
+        current.append(line)
+    chunks.append("\n".join(current))
+    found = []
+    for chunk in chunks:
+        prompt = engine.prompt([{"role": "user", "content": f"{BASELINE_PROMPT}\n\n{chunk}"}])
+        reply = engine.complete(prompt, max_tokens=512, stop=())
+        for item in parse_json_objects(reply):
+            if isinstance(item.get("text"), str) and item["text"].strip():
+                found.append({"text": item["text"], "quote": str(item.get("quote") or "")})
+    return found
+
+
+def quality(meeting: qmsum.Meeting, insights: list[dict]) -> dict[str, float]:
+    """coverage: share of the human query answers that some insight covers (content ROUGE-1 F1 >= COVERED);
+    rouge1: mean best content ROUGE-1 F1 per answer; grounded: share of insights whose quote is found in the
+    transcript; copies: share of insights with more than COPY_MAX of their 4-grams anywhere in the transcript."""
+    segments = segments_of(meeting)
+    full = " ".join(s.text for s in segments)
+    best = [max((rouge1(answer, i["text"]) for i in insights), default=0.0) for _, answer, _ in meeting.queries]
+    share = (lambda flags: statistics.mean(flags) if flags else float("nan"))
+    return {
+        "coverage": statistics.mean(b >= COVERED for b in best),
+        "rouge1": statistics.mean(best),
+        "grounded": share([grounding.locate(i["quote"], segments) is not None for i in insights]),
+        "copies": share([grounding.copy_ratio(i["text"], full) > grounding.COPY_MAX for i in insights]),
+        "count": len(insights),
+    }
+
+
+def run_models(names: list[str], meetings: list[str], threads: int, baseline: bool, samples: Path | None) -> None:
+    data = [qmsum.load(qmsum.DATA / "val" / f"{m}.json") for m in meetings]
+    hours = sum(m.hours for m in data)
+    print(f"{len(data)} QMSum val meetings ({', '.join(meetings)}), {hours:.2f} h of speech at 150 words/min; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    rows, kept = [], {}
+    for name in names:
+        engine = load_engine(name, threads)
+        methods = [("extract", lambda m: run_stage(engine, m)[0])] + \
+            ([("naive baseline", lambda m: run_baseline(engine, m))] if baseline else [])
+        for method, run in methods:
+            started = time.monotonic()
+            results = []
+            for meeting in data:
+                insights = run(meeting)
+                results.append(quality(meeting, insights))
+                kept[(name, method, meeting.name)] = insights
+            seconds = time.monotonic() - started
+            rows.append((name, method, engine.threads, results, seconds / hours))
+            print(f"  {name} {method}: {seconds:.0f} s", flush=True)
+    print("\n| model | method | threads | insights/h | coverage | ROUGE-1 | grounded | copies | s per hour |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, method, used, results, per_hour in rows:
+        mean = {k: statistics.mean(r[k] for r in results if r[k] == r[k]) if any(r[k] == r[k] for r in results)
+                else float("nan") for k in results[0]}
+        print(f"| {name} | {method} | {used} | {sum(r['count'] for r in results) / hours:.1f} | {mean['coverage']:.2f} "
+              f"| {mean['rouge1']:.3f} | {mean['grounded']:.0%} | {mean['copies']:.0%} | {per_hour:.0f} |")
+    if samples:
+        write_samples(samples, data, kept, names[0])
+
+
+def write_samples(path: Path, meetings: list[qmsum.Meeting], kept: dict, model: str) -> None:
+    out = [f"<!-- written by benchmarks/extract.py --samples with {model} -->"]
+    for meeting in meetings:
+        out.append(f"\n### {meeting.name} ({meeting.hours:.1f} h)\n\nHuman topics: "
+                   + "; ".join(topic for topic, _ in meeting.topics) + "\n")
+        for insight in kept[(model, "extract", meeting.name)]:
+            out.append(f"- {insight['text']}\n  > {insight['quote']}")
+    path.write_text("\n".join(out) + "\n")
+
+
+def rouge1(reference: str, text: str) -> float:
+    """ROUGE-1 F1 (stemmed) over content words: stop words would make any two texts overlap."""
+    keep = (lambda t: " ".join(w for w in grounding.words(t) if w not in grounding.STOP))
+    return ROUGE.score(keep(reference), keep(text))["rouge1"].fmeasure
+
+
+def calibrate_coverage(meetings: list[str]) -> None:
+    """Content ROUGE-1 F1 between a meeting's human answers and insight-sized texts (the first 35 words
+    of the human answers) of other meetings: unrelated texts on similar subjects. COVERED sits above
+    their 99th percentile."""
+    data = [qmsum.load(qmsum.DATA / "val" / f"{m}.json") for m in meetings]
+    null = [rouge1(a, " ".join(b.split()[:35])) for x in data for y in data if x is not y
+            for _, a, _ in x.queries for _, b, _ in y.queries]
+    null.sort()
+    print(f"unrelated answers: ROUGE-1 F1 median {null[len(null) // 2]:.3f}, 95th percentile "
+          f"{null[int(len(null) * 0.95)]:.3f}, 99th {null[int(len(null) * 0.99)]:.3f}")
+
+
+# --- output formats and threads ------------------------------------------------------------------
+
+KINDS = ["claim", "data point", "prediction", "advice", "contrarian view"]
+SCORES = ["novelty", "surprise", "actionability", "specificity"]
+JSON_SCHEMA = {"type": "object", "properties": {
+    "text": {"type": "string"}, "kind": {"type": "string", "enum": KINDS},
+    "topics": {"type": "array", "items": {"type": "string"}},
+    "scores": {"type": "object", "properties": {k: {"type": "integer"} for k in SCORES}, "required": SCORES}},
+    "required": ["text", "kind", "topics", "scores"]}
+JSON_QUESTION = (" Reply with one JSON object: {\"text\": the two sentences, \"kind\": claim, data point, prediction, "
+                 "advice or contrarian view, \"topics\": two or three tags, \"scores\": {\"novelty\", "
+                 "\"surprise\", \"actionability\", \"specificity\": each 1 to 5}}.")
+
+
+def run_formats(name: str, meetings: list[str], threads: int, count: int = 4) -> None:
+    """The same passages written three ways; JSON variants must parse with every field."""
+    from llama_cpp import LlamaGrammar
+
+    engine = load_engine(name, threads)
+    grammar = LlamaGrammar.from_json_schema(json.dumps(JSON_SCHEMA), verbose=False)
+    work = []
+    for meeting in meetings:
+        data = qmsum.load(qmsum.DATA / "val" / f"{meeting}.json")
+        segments = segments_of(data)
+        names = speakers.name_speakers(segments, None)
+        cut = P.build_passages(segments)
+        work += [(p, names[p.speaker]) for p in P.select(cut, count, data.transcript["duration"])[:count]]
+    print(f"{len(work)} passages, {name}, {engine.threads} threads, load average {os.getloadavg()[0]:.1f}")
+    print("| format | s per passage | generated tokens | valid | copies | grounded |\n|---|---|---|---|---|---|")
+    for label in ("free text + topics follow-up (used)", "one JSON reply, free", "one JSON reply, JSON-schema grammar"):
+        started, tokens_before = time.monotonic(), engine.usage.completion_tokens
+        valid = copies = grounded = 0
+        for passage, speaker in work:
+            try:
+                if label.startswith("free"):
+                    text = writer.write(engine, passage.text, speaker).text
+                else:
+                    chat = writer.messages(passage.text, speaker)
+                    chat[-1]["content"] += JSON_QUESTION
+                    prompt = engine.prompt(chat)
+                    reply = engine._llama.create_completion(  # benchmark only: a raw grammar the stage does not use
+                        prompt, max_tokens=200, temperature=0.0,
+                        grammar=grammar if "grammar" in label else None)
+                    engine.usage.completion_tokens += reply["usage"]["completion_tokens"]
+                    item = parse_json_objects(reply["choices"][0]["text"])[0]
+                    assert set(JSON_SCHEMA["required"]) <= set(item)
+                    text = writer.clean_text(str(item["text"]), speaker) if str(item["text"]).startswith(speaker) \
+                        else str(item["text"])
+            except (writer.Rejected, IndexError, AssertionError, KeyError):
+                continue
+            valid += 1
+            copy = grounding.copy_ratio(text, passage.text) > grounding.COPY_MAX
+            copies += copy
+            grounded += not copy and grounding.unsupported(text, passage.text, [speaker]) is None
+        seconds = (time.monotonic() - started) / len(work)
+        generated = (engine.usage.completion_tokens - tokens_before) / len(work)
+        print(f"| {label} | {seconds:.1f} | {generated:.0f} | {valid}/{len(work)} | {copies} | {grounded} |")
+
+
+def run_threads(name: str) -> None:
+    text = qmsum.load(qmsum.DATA / "val" / "education_10.json").transcript["segments"]
+    passage = " ".join(s["text"] for s in text[40:52])
+    print(f"{name}: one passage prompt + 64 generated tokens, load average {os.getloadavg()[0]:.1f}")
+    for threads in (1, 2):
+        engine = load_engine(name, threads)
+        prompt = engine.prompt(writer.messages(passage, "Bethan Owen"))
+        engine.complete(prompt, max_tokens=4)  # warm up
+        started = time.monotonic()
+        for seed in range(3):
+            engine._llama.reset()  # benchmark only: evaluate the whole prompt every time
+            engine.complete(prompt + "x" * seed, max_tokens=64, stop=())
+        print(f"  {threads} thread(s): {(time.monotonic() - started) / 3:.1f} s per passage "
+              f"(load average {os.getloadavg()[0]:.1f})")
+        del engine
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--selection", action="store_true", help="measure passage selection only (no model)")
     parser.add_argument("--split", default="val", choices=["train", "val"])
+    parser.add_argument("--models", nargs="*", default=[], help="LLMs to run (registry names or .gguf paths)")
+    parser.add_argument("--meetings", nargs="*", default=list(MEETINGS))
+    parser.add_argument("--threads", type=int, default=None, nargs="?", const=-1,
+                        help="with a number: llama.cpp threads for the runs (default: podbrief's default); "
+                             "alone: compare 1 and 2 threads")
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--formats", action="store_true")
+    parser.add_argument("--calibrate", action="store_true", help="the ROUGE-1 F1 of unrelated summaries")
+    parser.add_argument("--samples", type=Path, help="write the first model's insights as Markdown here")
     args = parser.parse_args()
     if args.selection:
         run_selection(args.split)
+    if args.calibrate:
+        calibrate_coverage(args.meetings)
+    if args.threads == -1:
+        for name in args.models:
+            run_threads(name)
+        return
+    threads = args.threads or 0
+    if args.formats:
+        for name in args.models:
+            run_formats(name, args.meetings, threads)
+    elif args.models:
+        run_models(args.models, args.meetings, threads, not args.no_baseline, args.samples)
 
 
 if __name__ == "__main__":

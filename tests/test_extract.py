@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from podbrief import config as configmod
 from podbrief.cli import app
 from podbrief.errors import ExitStatus, InputError
-from podbrief.extraction import grounding, passages, speakers, writer
+from podbrief.extraction import grounding, labels, passages, speakers, writer
 from podbrief.extraction.passages import Segment
 from podbrief.stages import extract as stage
 from podbrief.store import Index, Paths, utcnow
@@ -27,7 +27,7 @@ runner = CliRunner()
 
 class FakeEngine:
     """Answers the writer's questions from a script: `texts` in order for the insight text
-    (what follows the prefilled speaker name), the first choice for the kind, fixed topics and ratings."""
+    (what follows the prefilled speaker name), and fixed topics."""
 
     name, sha256 = "fake", "f" * 64
 
@@ -39,16 +39,11 @@ class FakeEngine:
     def prompt(self, messages: list[dict[str, str]]) -> str:
         return "".join(f"<{m['role']}>{m['content']}</{m['role']}>" for m in messages) + "<assistant>"
 
-    def complete(self, prompt, max_tokens, stop=("\n",), temperature=0.0, choices=(), seed=0):
+    def complete(self, prompt, max_tokens, stop=("\n",), temperature=0.0, seed=0):
         self.prompts.append(prompt)
-        if choices:
-            return choices[0]
         if prompt.rstrip().endswith(writer.TOPICS_QUESTION + "</user><assistant>"):
             return self.topics
         return self.texts.pop(0) if self.texts else ""
-
-    def rating(self, prompt):
-        return 0.5
 
 
 class FakeEngines:
@@ -249,9 +244,37 @@ def test_a_good_reply_with_trailing_junk_is_cleaned_and_completed():
     draft = writer.write(engine, PASSAGE, "Bethan Owen")
     assert draft.text == ("Bethan Owen argues that university savings are mostly buildings rather than cash. They say "
                           "operating cash matters more because it pays for borrowing.")  # invented role removed
-    assert draft.kind == writer.KINDS[0]
     assert draft.topics == ["higher education", "finance", "reserves"]
-    assert set(draft.scores) == set(writer.SCORES) and all(0 <= v <= 1 for v in draft.scores.values())
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("Maria Lopez reports that towns with protected bike lanes saw 40% fewer cyclist injuries.", "data point"),
+    ("Tom Reed predicts that electricity prices will fall by half as solar keeps getting cheaper.", "prediction"),
+    ("Tom Reed argues that prices will fall by half as solar gets cheaper.", "prediction"),
+    ("Ana Ruiz recommends that listeners keep three months of expenses in cash before investing.", "advice"),
+    ("Ana Ruiz argues that councils should stop painting bike lanes.", "advice"),
+    ("Sam Lee argues, against the consensus, that remote work makes junior staff less productive.", "contrarian view"),
+    ("Sam Lee argues that governance bodies need to recruit people with other backgrounds.", "advice"),
+    ("Sam Lee argues that universities hold their reserves in buildings.", "claim"),
+])
+def test_kind_comes_from_the_writers_verb_and_cues(text, kind):
+    assert labels.kind_of(text, text.split(" ")[0] + " " + text.split(" ")[1]) == kind
+
+
+def test_scores_reward_specific_actionable_and_surprising_insights():
+    vague = labels.scores("Bob Smith says that things are generally fine overall.", "It's fine.", "claim",
+                          "Bob Smith")
+    specific = labels.scores("Maria Lopez reports that Leeds cut cyclist injuries by 40% in 2 years.",
+                             "we saw 40 percent fewer injuries in Leeds", "data point", "Maria Lopez")
+    advice = labels.scores("Ana Ruiz recommends keeping cash before investing.", "keep cash first", "advice",
+                           "Ana Ruiz")
+    contrarian = labels.scores("Sam Lee argues, against the consensus, that remote work hurts juniors.",
+                               "it hurts", "contrarian view", "Sam Lee")
+    assert set(vague) == {"novelty", "surprise", "actionability", "specificity"}
+    assert all(0 <= v <= 1 for s in (vague, specific, advice, contrarian) for v in s.values())
+    assert specific["specificity"] > vague["specificity"] and specific["novelty"] > vague["novelty"]
+    assert advice["actionability"] > vague["actionability"]
+    assert contrarian["surprise"] > vague["surprise"]
 
 
 def test_the_transcript_is_wrapped_and_cannot_open_a_chat_turn():

@@ -63,8 +63,8 @@ def check_document(made: dict, transcript: Path) -> None:
         assert set(insight) == {"id", "text", "speaker", "quote", "kind", "topics", "scores", "episode"}
         assert insight["speaker"] in {"Bethan Owen", "Dr David Blaney", "Angela Burns AM"}
         assert insight["text"].startswith(insight["speaker"] + " ") and len(insight["text"].split()) >= writer.MIN_WORDS
-        assert insight["kind"] in writer.KINDS
-        assert set(insight["scores"]) == set(writer.SCORES)
+        assert insight["kind"] in {"claim", "data point", "prediction", "advice", "contrarian view"}
+        assert set(insight["scores"]) == {"novelty", "surprise", "actionability", "specificity"}
         assert all(0.0 <= value <= 1.0 for value in insight["scores"].values())
         assert insight["quote"]["text"] in full
         spanned = [s for s in segments if s.start < insight["quote"]["end"] and s.end > insight["quote"]["start"]]

@@ -8,7 +8,6 @@ the last prompt's tokens), so stages should put the fixed instructions first.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import time
@@ -83,64 +82,24 @@ class LLM:
         self._formatter = Jinja2ChatFormatter(template=template, eos_token=self._eos_text, bos_token="")
         self.context_size = self._llama.n_ctx()
         self.usage = Usage()
-        self._grammars: dict[tuple[str, ...], Any] = {}
-        self._digits = self._digit_tokens()
 
     def prompt(self, messages: Sequence[dict[str, str]]) -> str:
         """Render chat messages (their content already neutralized) into a prompt that awaits the reply."""
         return self._formatter(messages=list(messages)).prompt
 
     def complete(self, prompt: str, max_tokens: int, stop: Sequence[str] = ("\n",), temperature: float = 0.0,
-                 choices: Sequence[str] = (), seed: int = 0) -> str:
-        """Continue `prompt`. With `choices`, decoding is constrained to exactly one of them (a GBNF grammar)."""
+                 seed: int = 0) -> str:
+        """Continue `prompt` (sampling is seeded, so a run is repeatable)."""
         self._check_fits(prompt, max_tokens)
-        grammar = self._grammar(tuple(choices)) if choices else None
         started = time.monotonic()
         result = self._llama.create_completion(
-            prompt, max_tokens=max_tokens, temperature=temperature, stop=[*stop, self._eos_text] if self._eos_text
-            else list(stop), grammar=grammar, seed=seed, repeat_penalty=1.1)
+            prompt, max_tokens=max_tokens, temperature=temperature,
+            stop=[*stop, self._eos_text] if self._eos_text else list(stop), seed=seed, repeat_penalty=1.1)
         self._count(result["usage"], started)
         return str(result["choices"][0]["text"])
 
-    def rating(self, prompt: str) -> float:
-        """The expected value of the digit 1-5 the model would write next (probability-weighted, 0-1 scaled).
-
-        A continuous score ranks better than the single sampled digit and costs one decode step.
-        """
-        self._check_fits(prompt, 1)
-        captured: list[Any] = []
-
-        def capture(_ids: Any, scores: Any) -> Any:
-            captured.append(scores.copy())
-            return scores
-
-        started = time.monotonic()
-        result = self._llama.create_completion(prompt, max_tokens=1, temperature=0.0, logits_processor=[capture])
-        self._count(result["usage"], started)
-        logits = captured[0]
-        top = max(float(logits[t]) for tokens in self._digits.values() for t in tokens)
-        weights = {value: sum(math.exp(float(logits[t]) - top) for t in tokens) for value, tokens in self._digits.items()}
-        expected = sum(value * weight for value, weight in weights.items()) / sum(weights.values())
-        return (expected - 1) / 4
-
     def tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
-
-    def _digit_tokens(self) -> dict[int, list[int]]:
-        """Token ids of "1".."5" with and without a leading space (tokenizers differ)."""
-        found: dict[int, list[int]] = {}
-        for value in range(1, 6):
-            ids = {tuple(self._llama.tokenize(form.encode(), add_bos=False)) for form in (str(value), f" {value}")}
-            found[value] = [ids_[0] for ids_ in ids if len(ids_) == 1]
-        return found
-
-    def _grammar(self, choices: tuple[str, ...]) -> Any:
-        from llama_cpp import LlamaGrammar
-
-        if choices not in self._grammars:
-            alternatives = " | ".join('"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"' for c in choices)
-            self._grammars[choices] = LlamaGrammar.from_string(f"root ::= {alternatives}", verbose=False)
-        return self._grammars[choices]
 
     def _check_fits(self, prompt: str, max_tokens: int) -> None:
         needed = self.tokens(prompt) + max_tokens

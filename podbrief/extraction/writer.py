@@ -1,13 +1,11 @@
 """Rewrite one passage into one insight with a local LLM, and check what comes back.
 
 Small models copy long inputs and drift on long outputs (NOTES, docs/extract.md), so the
-model sees one passage at a time, answers one short question about it, and then one
-follow-up question per field in the same conversation (the KV cache is reused):
-- the text, after a prefilled speaker name (the model cannot rename or re-title the speaker),
-- the kind, constrained by a grammar to the five kinds,
-- topics, free, parsed leniently,
-- four ratings, read as the probability-weighted digit 1-5 (no sampling noise).
-The model's output is only ever parsed into these fields; nothing in it is acted upon.
+model sees one passage at a time and answers one short question about it, with the
+speaker's name prefilled (it cannot rename or re-title the speaker). A follow-up turn in
+the same conversation (the KV cache is reused) asks for topic tags. Kind and scores come
+from the wording (podbrief.extraction.labels). The model's output is only ever parsed
+into these fields; nothing in it is acted upon.
 """
 
 from __future__ import annotations
@@ -20,8 +18,6 @@ from podbrief.engines.llm import neutralize
 from podbrief.extraction import grounding, passages
 
 PROMPT_VERSION = "2026-11-26.1"
-KINDS = ("claim", "data point", "prediction", "advice", "contrarian view")
-SCORES = ("novelty", "surprise", "actionability", "specificity")
 MAX_SENTENCES = 3
 MIN_WORDS = 15
 MAX_TOPICS = 3
@@ -32,19 +28,14 @@ QUESTION = ("What is {name}'s main point in this passage, and what reason or evi
             "sentences (at most 40 words) in your own plain words, starting with \"{name}\" and a verb such as argues, "
             "reports, warns, predicts or recommends. Do not add titles, jobs or organisations.")
 RETRY_NOTE = "Do not repeat the passage's sentences."
-KIND_QUESTION = "Is your summary a claim, a data point, a prediction, advice or a contrarian view?"
 TOPICS_QUESTION = "Give two or three short topic tags for it, comma-separated."
-SCORES_QUESTION = ("Rate it from 1 (low) to 5 (high) for novelty, surprise, actionability and specificity, "
-                   "one per line.")
 
 
 class Engine(Protocol):
     def prompt(self, messages: list[dict[str, str]]) -> str: ...
 
     def complete(self, prompt: str, max_tokens: int, stop: tuple[str, ...] = ("\n",), temperature: float = 0.0,
-                 choices: tuple[str, ...] = (), seed: int = 0) -> str: ...
-
-    def rating(self, prompt: str) -> float: ...
+                 seed: int = 0) -> str: ...
 
 
 class Rejected(Exception):
@@ -58,9 +49,7 @@ class Rejected(Exception):
 @dataclass(frozen=True)
 class Draft:
     text: str
-    kind: str
     topics: list[str]
-    scores: dict[str, float]
 
 
 def messages(passage: str, speaker: str, retry: bool = False) -> list[dict[str, str]]:
@@ -73,7 +62,7 @@ def messages(passage: str, speaker: str, retry: bool = False) -> list[dict[str, 
 def write(engine: Engine, passage: str, speaker: str, retry: bool = False) -> Draft:
     """One insight from `passage`, or Rejected. A retry samples (temperature 0.7) with a note against copying.
 
-    The follow-up questions continue the same conversation, so the passage is evaluated once.
+    The follow-up question continues the same conversation, so the passage is evaluated once.
     """
     chat = messages(passage, speaker, retry)
     raw = speaker + engine.complete(engine.prompt(chat) + speaker, max_tokens=90, temperature=0.7 if retry else 0.0)
@@ -81,18 +70,8 @@ def write(engine: Engine, passage: str, speaker: str, retry: bool = False) -> Dr
     overlap = grounding.copy_ratio(text, passage)
     if overlap > grounding.COPY_MAX:
         raise Rejected("copy", f"{overlap:.0%} of its 4-grams are in the passage")
-    chat += [{"role": "assistant", "content": raw.strip()}, {"role": "user", "content": KIND_QUESTION}]
-    kind = engine.complete(engine.prompt(chat), max_tokens=6, choices=KINDS)
-    chat += [{"role": "assistant", "content": kind}, {"role": "user", "content": TOPICS_QUESTION}]
-    raw_topics = engine.complete(engine.prompt(chat), max_tokens=24)
-    chat += [{"role": "assistant", "content": raw_topics.strip()}, {"role": "user", "content": SCORES_QUESTION}]
-    prompt = engine.prompt(chat)
-    scores = {}
-    for name in SCORES:
-        prompt += f"{name.capitalize()}:"
-        scores[name] = round(engine.rating(prompt), 2)
-        prompt += f" {round(1 + 4 * scores[name])}\n"
-    return Draft(text, kind if kind in KINDS else "claim", parse_topics(raw_topics), scores)
+    chat += [{"role": "assistant", "content": raw.strip()}, {"role": "user", "content": TOPICS_QUESTION}]
+    return Draft(text, parse_topics(engine.complete(engine.prompt(chat), max_tokens=24)))
 
 
 def clean_text(raw: str, speaker: str) -> str:

@@ -24,7 +24,7 @@ from rich.markup import escape
 from podbrief import models
 from podbrief.config import Config
 from podbrief.errors import InputError, ModelError, PodbriefError
-from podbrief.extraction import grounding, passages, speakers, writer
+from podbrief.extraction import grounding, labels, passages, speakers, writer
 from podbrief.extraction.passages import Passage, Segment
 from podbrief.stages import Budget, StageReport
 from podbrief.store import Index, Paths, atomic_write_json, read_json, sha256_file, short_hash, utcnow
@@ -155,15 +155,16 @@ def _insight(draft: writer.Draft, speaker: str, quote: grounding.Quote, episode:
              episode_id: str | None) -> dict[str, Any]:
     episode = episode or {}
     url = (episode.get("enclosure") or {}).get("url")
+    kind = labels.kind_of(draft.text, speaker)
     return {
         "id": short_hash(episode_id or "", f"{quote.start:.2f}", draft.text),
         "text": draft.text,
         "speaker": speaker,
         "quote": {"text": quote.text, "start": round(quote.start, 2), "end": round(quote.end, 2),
                   "link": f"{url}#t={int(quote.start)}" if url else None},
-        "kind": draft.kind,
+        "kind": kind,
         "topics": draft.topics,
-        "scores": draft.scores,
+        "scores": labels.scores(draft.text, quote.text, kind, speaker),
         "episode": {"id": episode_id, "title": episode.get("title"), "show": episode.get("show"),
                     "published": episode.get("published")},
     }
