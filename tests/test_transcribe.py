@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 import av
@@ -45,16 +46,19 @@ def engine() -> WhisperEngine:
     return WhisperEngine(model.path, Settings())
 
 
-def write_audio(path: Path, samples: np.ndarray, codec: str = "flac") -> Path:
-    """Encode 16 kHz mono float samples with PyAV (FLAC: silence compresses to almost nothing)."""
+def write_audio(path: Path, pieces: Iterable[np.ndarray]) -> Path:
+    """Encode pieces of 16 kHz mono float samples as FLAC with PyAV (silence compresses to almost nothing)."""
     with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=SAMPLE_RATE)
+        stream = container.add_stream("flac", rate=SAMPLE_RATE)
         stream.layout = "mono"
-        frame = av.AudioFrame.from_ndarray((samples * 32767).astype(np.int16).reshape(1, -1), format="s16",
-                                           layout="mono")
-        frame.sample_rate = SAMPLE_RATE
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
-            container.mux(packet)
+        for samples in [*pieces, None]:
+            frame = None
+            if samples is not None:
+                frame = av.AudioFrame.from_ndarray((samples * 32767).astype(np.int16).reshape(1, -1), format="s16",
+                                                   layout="mono")
+                frame.sample_rate = SAMPLE_RATE
+            for packet in stream.encode(frame):
+                container.mux(packet)
     return path
 
 
@@ -160,11 +164,24 @@ def test_bad_audio_is_a_clear_input_error_and_writes_nothing(home: Path, tmp_pat
 
 
 def test_ten_minutes_of_silence_give_no_text(home: Path, tmp_path: Path) -> None:
-    silence = write_audio(tmp_path / "silence.flac", np.zeros(600 * SAMPLE_RATE, np.float32))
+    silence = write_audio(tmp_path / "silence.flac", [np.zeros(600 * SAMPLE_RATE, np.float32)])
     out = tmp_path / "out.json"
     assert podbrief("transcribe", str(silence), "-o", str(out)).exit_code == 0
     doc = read_json(out)
     assert doc["segments"] == [] and doc["duration"] == pytest.approx(600.0)
+
+
+@pytest.mark.slow
+def test_a_file_over_three_hours_long_keeps_its_timestamps(home: Path, tmp_path: Path) -> None:
+    minute = np.zeros(60 * SAMPLE_RATE, np.float32)
+    speech = load_audio(SPEECH / "librivox-0870.wav")
+    long = write_audio(tmp_path / "long.flac", [*[minute] * 185, speech, minute])
+    out = tmp_path / "out.json"
+    assert podbrief("transcribe", str(long), "-o", str(out)).exit_code == 0
+    doc = read_json(out)
+    assert doc["duration"] == pytest.approx(186 * 60 + speech.size / SAMPLE_RATE)
+    (segment,) = doc["segments"]
+    assert 185 * 60 - 1 <= segment["start"] < 185 * 60 + 1 and "dashwood" in segment["text"].lower()
 
 
 def test_music_and_noise_give_no_text(engine: WhisperEngine) -> None:
