@@ -113,7 +113,7 @@ class Quote:
 
 def locate(quote: str, segments: Sequence[Segment]) -> Quote | None:
     """Find `quote` in the segments' text (exactly, else by fuzzy match) and return the transcript's own
-    words for it with the times of the segments it spans; None when it is not there."""
+    words for it, timed within the segments it spans; None when it is not there."""
     quote = " ".join(quote.split())
     if not quote:
         return None
@@ -127,13 +127,25 @@ def locate(quote: str, segments: Sequence[Segment]) -> Quote | None:
         if match is None:
             return None
         begin, end = match.dest_start, match.dest_end
-    covered = []
+        while begin > 0 and not full[begin - 1].isspace():  # whole words only
+            begin -= 1
+        while end < len(full) and not full[end].isspace():
+            end += 1
+    covered = []  # (segment, offset of its text in `full`)
     offset = 0
     for segment, text in zip(segments, texts):
         if offset < end and begin < offset + len(text):
-            covered.append(segment)
+            covered.append((segment, offset))
         offset += len(text) + 1
     text = full[begin:end].strip()
     if not covered or not text:
         return None
-    return Quote(text, covered[0].start, covered[-1].end)
+    return Quote(text, _time_at(*covered[0], begin), _time_at(*covered[-1], end))
+
+
+def _time_at(segment: Segment, offset: int, position: int) -> float:
+    """The time of character `position` (in the joined text), estimated by its share of the segment's
+    characters: long segments (30 s ASR windows) would otherwise send an audio link up to 30 s early."""
+    length = max(len(" ".join(segment.text.split())), 1)
+    share = min(max((position - offset) / length, 0.0), 1.0)
+    return segment.start + share * (segment.end - segment.start)
