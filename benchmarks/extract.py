@@ -29,15 +29,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import qmsum  # noqa: E402
-from rouge_score import rouge_scorer  # noqa: E402
+import qmsum
+from rouge_score import rouge_scorer
 
-from podbrief import models  # noqa: E402
-from podbrief.engines.llm import LLM  # noqa: E402
-from podbrief.extraction import grounding, speakers, writer  # noqa: E402
-from podbrief.extraction import passages as P  # noqa: E402
-from podbrief.stages import extract as stage  # noqa: E402
-from podbrief.store import Paths  # noqa: E402
+from podbrief import models
+from podbrief.engines.llm import LLM
+from podbrief.extraction import grounding, speakers, writer
+from podbrief.extraction import passages as P
+from podbrief.stages import extract as stage
+from podbrief.store import Paths
 
 ROUGE = rouge_scorer.RougeScorer(["rouge1", "rouge2"], use_stemmer=True)
 MEETINGS = ("education_0", "education_10", "education_22")
@@ -187,8 +187,8 @@ def run_models(names: list[str], meetings: list[str], threads: int, baseline: bo
     rows, kept = [], {}
     for name in names:
         engine = load_engine(name, threads)
-        methods = [("extract", lambda m: run_stage(engine, m)[0])] + \
-            ([("naive baseline", lambda m: run_baseline(engine, m))] if baseline else [])
+        methods = [("extract", lambda m, e=engine: run_stage(e, m)[0])] + \
+            ([("naive baseline", lambda m, e=engine: run_baseline(e, m))] if baseline else [])
         for method, run in methods:
             started = time.monotonic()
             results = []

@@ -6,11 +6,14 @@ could give, including ones it must not be trusted with.
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from podbrief import config as configmod
@@ -102,7 +105,7 @@ def test_a_huge_segment_is_split_at_sentences_with_interpolated_times():
     assert all(len(p.text.split()) <= passages.MAX_WORDS for p in pieces)
     assert " ".join(p.text for p in pieces) == text  # nothing lost
     assert pieces[0].start == 100.0 and pieces[-1].end == pytest.approx(800.0)
-    assert all(a.end == pytest.approx(b.start) for a, b in zip(pieces, pieces[1:]))
+    assert all(a.end == pytest.approx(b.start) for a, b in itertools.pairwise(pieces))
 
 
 def test_selection_spreads_over_the_episode_and_skips_ads_and_short_turns():
@@ -401,8 +404,7 @@ def test_run_pending_marks_done_and_failed_and_one_bad_episode_does_not_stop_the
         broken = add_episode(paths, index, "aaaa000000000002", bad)
     engines = FakeEngines(FakeEngine())
     monkeypatch.setattr(stage, "Engines", lambda paths, config: engines)
-    from rich.console import Console
-    console = Console(file=open(tmp_path / "log.txt", "w"))
+    console = Console(file=io.StringIO())
     report = stage.run_pending(paths, configmod.defaults(), console)
     assert report.done == [good] and list(report.failed) == [broken]
     assert "not valid JSON" in report.failed[broken]

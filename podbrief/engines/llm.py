@@ -64,8 +64,8 @@ class LLM:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self.threads = threads or default_threads()
-        options: dict[str, Any] = dict(n_ctx=context_size, n_threads=self.threads, n_threads_batch=self.threads,
-                                       verbose=False)
+        options: dict[str, Any] = {"n_ctx": context_size, "n_threads": self.threads,
+                                   "n_threads_batch": self.threads, "verbose": False}
         if model.sha256 is None:
             self._llama = _load_hub(str(model.path), options)
             local = models.resolve("llm", self._llama.model_path, paths)
@@ -125,6 +125,6 @@ def _load_hub(name: str, options: dict[str, Any]) -> Any:
                          "or set llm.model to a local .gguf file or an offline model") from None
     try:
         return Llama.from_pretrained(repo_id=repo, filename=filename or HUB_DEFAULT_FILE, **options)
-    except Exception as exc:  # network, auth, missing file: the hub client raises many types
+    except Exception as exc:  # noqa: BLE001 (network, auth, missing file: the hub client raises many types)
         raise ModelError(f"cannot get {name!r} from the Hugging Face hub ({type(exc).__name__}: {exc}); "
                          "offline? set llm.model to a local .gguf file or an offline model") from None

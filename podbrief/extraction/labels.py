@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-NUMBER = re.compile(r"\d|\b(?:half|double|twice|triple|percent|per cent|million|billion|thousand|hundred)\b", re.I)
+NUMBER = re.compile(r"\d|\b(?:half|double|twice|triple|percent|per cent|million|billion|thousand|hundred)\b", re.IGNORECASE)
 NAME = re.compile(r"(?<=[a-z,;:]\s)[A-Z][A-Za-z'-]+")
 
 
@@ -29,7 +29,7 @@ VERBS = {"predicts": "prediction", "expects": "prediction", "forecasts": "predic
 
 def kind_of(text: str, speaker: str) -> str:
     """claim / data point / prediction / advice / contrarian view, from the writer's verb and cues."""
-    rest = text[len(speaker):] if text.startswith(speaker) else text
+    rest = text.removeprefix(speaker)
     verb = rest.split()[0].lower() if rest.split() else ""
     if CONTRARIAN.search(rest):
         return "contrarian view"

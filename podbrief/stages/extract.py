@@ -10,10 +10,10 @@ See docs/extract.md for the design and its measurements.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,6 @@ SCHEMA = "podbrief.insights/1"
 TRANSCRIPT_SCHEMA = "podbrief.transcript/1"
 ATTEMPTS_PER_INSIGHT = 2  # candidate passages tried per wanted insight, at most: bounds the time per episode
 log = logging.getLogger(__name__)
-
-EngineFactory = Callable[[], writer.Engine]
 
 
 @dataclass(frozen=True)
@@ -106,7 +104,7 @@ def extract(transcript: Transcript, episode: dict[str, Any] | None, engine: writ
     stats = Stats(passages=len(cut))
     log.debug("%d segments, %.0f s -> %d passages (%d candidates, %d long-turn windows); want %d insights",
               len(transcript.segments), transcript.duration, len(cut), len(candidates),
-              sum(a.speaker == b.speaker for a, b in zip(cut, cut[1:])), count)
+              sum(a.speaker == b.speaker for a, b in itertools.pairwise(cut)), count)
     log.debug("speakers: %s", names)
     insights = []
     for passage in candidates:
