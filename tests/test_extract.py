@@ -338,7 +338,7 @@ def test_the_model_never_supplies_quotes_or_times():
     assert quote["link"] is None  # no episode: no audio link
 
 
-def test_long_transcripts_are_cut_whole_not_truncated():
+def test_long_transcripts_are_cut_whole_not_truncated(caplog):
     sentence = "Grid batteries get cheaper every year because cell factories keep scaling up production. "
     segments = [seg(i * 20.0, sentence * 4, f"S{i % 3}", 20.0) for i in range(600)]  # 200 min, 33,600 words
     cut = passages.build_passages(segments)
@@ -348,6 +348,9 @@ def test_long_transcripts_are_cut_whole_not_truncated():
     assert stage.wanted(transcript.duration, config) == round(config["extract"]["insights_per_hour"] * 12000 / 3600)
     order = passages.select(cut, 27, 12000.0)
     assert max(p.start for p in order[:27]) > 11000  # the last hour is reached
+    with caplog.at_level("DEBUG", logger="podbrief"):
+        stage.extract(transcript, None, FakeEngine(), count=2)
+    assert f"600 segments, 12000 s -> {len(cut)} passages" in caplog.text  # the cutting is visible with --debug
 
 
 @pytest.mark.parametrize("content, message", [
@@ -429,3 +432,18 @@ def test_cli_exit_codes_for_bad_input_and_missing_models(tmp_path, monkeypatch):
     result = runner.invoke(app, ["extract", str(FIXTURES / "transcript.json"), "--model", str(foreign)])
     assert result.exit_code == ExitStatus.MODEL  # a file that is not a GGUF
     assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("busy, threads", [(0.0, 2), (0.4, 2), (0.6, 1), (1.0, 1), (2.0, 1)])
+def test_default_threads_leave_busy_cores_alone(monkeypatch, busy, threads):
+    from podbrief.engines import llm
+
+    monkeypatch.setattr(llm.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(llm, "_busy_cores", lambda cores: busy)
+    assert llm.default_threads() == threads
+
+
+def test_busy_cores_are_measured_between_zero_and_all():
+    from podbrief.engines import llm
+
+    assert 0.0 <= llm._busy_cores(2, interval=0.05) <= 2.0 + 1e-9

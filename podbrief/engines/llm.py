@@ -8,6 +8,7 @@ the last prompt's tokens), so stages should put the fixed instructions first.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -29,15 +30,33 @@ _SPECIAL = re.compile(r"<\|[^|<>]{0,40}\|>|</?s>|\[/?INST\]")
 
 
 def default_threads() -> int:
-    """llama.cpp threads for this machine: one per core that is not already busy.
+    """llama.cpp threads for this machine: one per core that other processes leave idle.
 
-    Measured on 2 cores (docs/extract.md): on an idle machine 2 threads beat 1 by
-    ~1.7x, but when another process holds a core, 2 OpenMP threads collapse
-    (45 -> 6 tok/s) while 1 thread keeps its speed. So count the idle cores.
+    Measured on 2 cores (docs/extract.md): on a quiet machine 2 threads beat 1 by ~1.7x, but
+    when another process holds a core, 2 OpenMP threads collapse (45 -> 6 tok/s) while 1 thread
+    keeps its speed. So count the cores in use right now (a 1-minute load average lags and would
+    count our own previous work), and give way at half a core of load.
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return max(1, min(cores, round(cores - busy)))
+    return max(1, min(cores, math.floor(cores - _busy_cores(cores) + 0.5)))
+
+
+def _busy_cores(cores: int, interval: float = 0.3) -> float:
+    """Cores busy over `interval` seconds, from /proc/stat (the load average where there is none)."""
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            values = [int(v) for v in stat.readline().split()[1:]]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+        return sum(values), idle
+
+    try:
+        total1, idle1 = sample()
+        time.sleep(interval)
+        total2, idle2 = sample()
+    except (OSError, ValueError, IndexError):
+        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    elapsed = max(total2 - total1, 1)
+    return cores * (1 - (idle2 - idle1) / elapsed)
 
 
 def neutralize(text: str) -> str:
