@@ -234,6 +234,13 @@ def test_unusable_replies_are_rejected_as_invalid(reply):
     assert rejected.value.reason == "invalid"
 
 
+def test_a_generic_speaker_opens_the_sentence_capitalised():
+    reply = " argues that campus buildings hold most university savings, so little of it is cash to spend."
+    draft = writer.write(FakeEngine([reply]), PASSAGE, "a guest")
+    assert draft.text.startswith("A guest argues that campus buildings")
+    assert labels.kind_of(draft.text, "a guest") == "claim"
+
+
 def test_a_copied_reply_is_rejected_as_a_copy():
     copy = " says universities hold reserves, but most of it is tied up in estates, so it is not immediately realisable."
     with pytest.raises(writer.Rejected) as rejected:

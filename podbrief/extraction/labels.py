@@ -29,7 +29,7 @@ VERBS = {"predicts": "prediction", "expects": "prediction", "forecasts": "predic
 
 def kind_of(text: str, speaker: str) -> str:
     """claim / data point / prediction / advice / contrarian view, from the writer's verb and cues."""
-    rest = text.removeprefix(speaker)
+    rest = text[len(speaker):] if text[:len(speaker)].lower() == speaker.lower() else text
     verb = rest.split()[0].lower() if rest.split() else ""
     if CONTRARIAN.search(rest):
         return "contrarian view"
@@ -48,7 +48,7 @@ def scores(text: str, quote: str, kind: str, speaker: str) -> dict[str, float]:
     """0-1 scores for the ranker. specificity: numbers and names in the insight and its quote;
     actionability: advice; surprise: contrast and contrarian cues; novelty: information that is
     new by nature (data, predictions, contrarian views) and specific."""
-    rest = text.replace(speaker, "")
+    rest = re.sub(re.escape(speaker), "", text, flags=re.IGNORECASE)
     numbers = len(NUMBER.findall(rest)) + len(NUMBER.findall(quote))
     names = len(NAME.findall(rest))
     specificity = min(1.0, 0.2 + 0.15 * numbers + 0.1 * names)

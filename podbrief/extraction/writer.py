@@ -65,8 +65,9 @@ def write(engine: Engine, passage: str, speaker: str, retry: bool = False) -> Dr
     The follow-up question continues the same conversation, so the passage is evaluated once.
     """
     chat = messages(passage, speaker, retry)
-    raw = speaker + engine.complete(engine.prompt(chat) + speaker, max_tokens=90, temperature=0.7 if retry else 0.0)
-    text = clean_text(raw, speaker)
+    opener = speaker[:1].upper() + speaker[1:]  # "a guest" opens a sentence as "A guest"
+    raw = opener + engine.complete(engine.prompt(chat) + opener, max_tokens=90, temperature=0.7 if retry else 0.0)
+    text = clean_text(raw, opener)
     overlap = grounding.copy_ratio(text, passage)
     if overlap > grounding.COPY_MAX:
         raise Rejected("copy", f"{overlap:.0%} of its 4-grams are in the passage")
