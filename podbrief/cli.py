@@ -524,6 +524,10 @@ def extract(
         return
     if all_pending and targets:
         raise UsageError("--all-pending takes no episode IDs")
+    with rt.index() as index:
+        unknown = [t for t in targets or [] if index.episode(t) is None]
+    if unknown:
+        raise UsageError(f"no such episode or transcript file: {', '.join(unknown)}")
     with run_lock(rt.paths):
         report = extract_stage.run_pending(rt.paths, config, rt.err, episode_ids=targets or None)
     if as_json:

@@ -454,3 +454,23 @@ def test_busy_cores_are_measured_between_zero_and_all():
     from podbrief.engines import llm
 
     assert 0.0 <= llm._busy_cores(2, interval=0.05) <= 2.0 + 1e-9
+
+
+def test_cli_extracts_pending_episodes_and_reports_partial_failure(tmp_path, monkeypatch):
+    monkeypatch.setenv("PODBRIEF_HOME", str(tmp_path))
+    paths = Paths(tmp_path)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"schema": "podbrief.transcript/1", "segments": "nope"}))
+    with Index(paths) as index:
+        good = add_episode(paths, index, "bbbb000000000001", FIXTURES / "transcript.json")
+        broken = add_episode(paths, index, "bbbb000000000002", bad)
+    monkeypatch.setattr(stage, "Engines", lambda paths, config: FakeEngines(FakeEngine()))
+    result = runner.invoke(app, ["extract", "--json"])
+    assert result.exit_code == ExitStatus.PARTIAL, result.output
+    assert json.loads(result.stdout)["done"] == [good] and broken in result.stderr
+    assert (paths.episode_dir(good) / "insights.json").exists()
+    again = runner.invoke(app, ["extract", good, "--json"])
+    assert again.exit_code == 0 and json.loads(again.stdout)["skipped"] == 1
+    assert runner.invoke(app, ["extract", "--all-pending", good]).exit_code == ExitStatus.USAGE
+    unknown = runner.invoke(app, ["extract", "not-an-id"])
+    assert unknown.exit_code == ExitStatus.USAGE and "no such episode or transcript file: not-an-id" in unknown.stderr
