@@ -200,7 +200,7 @@ def test_failed_extraction_brief_from_the_rest_says_so(home, server, fakes):
     assert {item["insight"]["episode"]["title"] for item in made["items"]} == {"Fine"}
     assert made["problems"] == [{"stage": "extract", "episode_id": made["problems"][0]["episode_id"],
                                  "title": "Broken", "error": "the model returned no valid insight"}]
-    assert "brief saved, but 1 problem(s)" in result.stderr
+    assert "brief saved (it lists them), but 1 problem(s), first: extract: Broken: the model returned" in result.stderr
 
 
 def test_corrupt_insight_file_is_a_problem_not_a_crash(home, server, fakes):
@@ -225,7 +225,7 @@ def test_vanished_feed_is_reported(home, server, fakes):
     result = run_today()
     assert result.exit_code == ExitStatus.PARTIAL
     assert "fetch: Test Show: feed gone" in result.stderr
-    assert "no new insights, and 1 problem(s)" in result.stderr
+    assert "no new insights, and 1 problem(s), first: fetch: Test Show: feed gone" in result.stderr
 
 
 def test_budget_leaves_work_for_the_next_run(home, server, fakes):

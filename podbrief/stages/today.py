@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import re
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -69,15 +70,14 @@ def parse_date(text: str) -> dt.date:
 def window(now: dt.datetime, since_days: float, date: str | None = None, since: str | None = None) -> Window:
     """The window for `--date YYYY-MM-DD` (default: today) and `--since YYYY-MM-DD|12h|3d|2w`.
 
-    It ends at the end of that day and starts at `since`: a date, or a duration (default:
-    `brief.since_days` days) back from now for today, from the end of the day for an earlier date.
+    It ends at the end of that day (so episodes this run discovers are in it) and starts at
+    `since`: a date, or a duration (default: `brief.since_days` days) back from now for
+    today, from the end of the day for an earlier date.
     """
     today = now.astimezone().date()
     day = parse_date(date) if date else today
     if day > today:
         raise UsageError(f"--date: {day.isoformat()} is in the future")
-    # The window runs to the end of the day (so episodes this run discovers are in it);
-    # durations count back from now for today, from the end of the day for an earlier date.
     until = _local_midnight(day + dt.timedelta(days=1))
     anchor = now if day == today else until
     if since is None:
@@ -144,21 +144,9 @@ def run(paths: Paths, config: Config, console: Console, when: Window, budget: Bu
                 reports.append(run_stage(paths, config, console, budget, episode_ids=pending))
         with Index(paths) as index:
             episodes = [row for row in index.episodes() if _in_window(row, when)]
+        insights, used, problems = _gather(paths, episodes)
         problems = [_problem("fetch", result.error, result.title or result.url, feed_id=result.id)
-                    for result in fetched.feed_errors]
-        insights, used = [], []
-        for row in episodes:
-            if row["extracted_at"]:
-                try:
-                    found = rank.read_insight_file(paths.episode_dir(row["id"]) / "insights.json")
-                except InputError as exc:
-                    problems.append(_problem("extract", str(exc), row["title"], episode_id=row["id"]))
-                    continue
-                if found:
-                    insights += found
-                    used.append({"episode_id": row["id"], "extracted_at": row["extracted_at"]})
-            elif row["failed_stage"]:
-                problems.append(_problem(row["failed_stage"], row["error"], row["title"], episode_id=row["id"]))
+                    for result in fetched.feed_errors] + problems
         for problem in problems:
             console.print(Text.assemble(("problem ", "red"), render.problem_line(problem)))
         known = briefs.sources(paths)
@@ -174,15 +162,41 @@ def run(paths: Paths, config: Config, console: Console, when: Window, budget: Bu
     return brief
 
 
-def _in_window(row: Any, when: Window) -> bool:
+def _in_window(row: sqlite3.Row, when: Window) -> bool:
     return when.contains(row["published"]) or when.contains(row["discovered_at"])
+
+
+def _gather(paths: Paths, episodes: list[sqlite3.Row]) -> tuple[list[dict[str, Any]], list[dict[str, str]],
+                                                                list[dict[str, Any]]]:
+    """The insights of the extracted episodes, the brief's sources, and a problem per failed episode."""
+    insights: list[dict[str, Any]] = []
+    used: list[dict[str, str]] = []
+    problems: list[dict[str, Any]] = []
+    for row in episodes:
+        if row["extracted_at"]:
+            try:
+                found = rank.read_insight_file(paths.episode_dir(row["id"]) / "insights.json")
+            except InputError as exc:
+                problems.append(_problem("extract", str(exc), row["title"], episode_id=row["id"]))
+                continue
+            if found:
+                insights += found
+                used.append({"episode_id": row["id"], "extracted_at": row["extracted_at"]})
+        elif row["failed_stage"]:
+            problems.append(_problem(row["failed_stage"], row["error"], row["title"], episode_id=row["id"]))
+    return insights, used, problems
+
+
+def _problems_line(problems: list[dict[str, Any]]) -> str:
+    """"2 problem(s), first: extract: Title: error" (the whole message under --quiet, for cron)."""
+    return f"{len(problems)} problem(s), first: {render.problem_line(problems[0])}"
 
 
 def _nothing_new(paths: Paths, when: Window, episodes: int, insights: int, problems: list[dict[str, Any]],
                  remaining: dict[str, int]) -> Exception:
     left = sum(remaining.values())
     if problems:
-        return PartialFailure(f"no new insights, and {len(problems)} problem(s) (listed above)")
+        return PartialFailure(f"no new insights, and {_problems_line(problems)}")
     if left:
         return NothingNew(f"nothing new yet: the time budget ran out with {left} step(s) left; run again to finish")
     if not episodes:
@@ -201,4 +215,4 @@ def finish(brief: briefs.Brief, config: Config, console: Console) -> None:
     if render.remaining_line(brief):
         console.print(Text(render.remaining_line(brief) + "; run `podbrief today` again to finish", style="yellow"))
     if brief["problems"]:
-        raise PartialFailure(f"brief saved, but {len(brief['problems'])} problem(s): see the end of the brief")
+        raise PartialFailure(f"brief saved (it lists them), but {_problems_line(brief['problems'])}")
