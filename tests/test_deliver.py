@@ -6,37 +6,20 @@ SSL_CERT_FILE makes the client trust it, exactly as a user would for a private C
 
 from __future__ import annotations
 
-import email
-import email.policy
 import ssl
-from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from briefdata import free_port, sample_brief
+from smtpserver import smtp  # noqa: F401 - a fixture
 from podbrief import config as configmod
 from podbrief import deliver
 from podbrief.errors import ConfigError, DeliveryError
 
 TLS = Path(__file__).parent / "fixtures" / "tls"
 USER, PASSWORD = "me@example.org", "s3cret pass"
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.recipients: list[str] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        self.recipients += envelope.rcpt_tos
-        return "250 OK"
 
 
 def server_tls() -> ssl.SSLContext:
@@ -49,23 +32,6 @@ def check_login(server, session, envelope, mechanism, auth_data) -> AuthResult:
     ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == USER \
         and auth_data.password.decode() == PASSWORD
     return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535 itself
-
-
-@pytest.fixture
-def smtp() -> Iterator:
-    """Start aiosmtpd servers with the given options; returns (inbox, port)."""
-    controllers = []
-
-    def start(**options) -> tuple[Inbox, int]:
-        inbox = Inbox()
-        controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), **options)
-        controller.start()
-        controllers.append(controller)
-        return inbox, controller.port
-
-    yield start
-    for controller in controllers:
-        controller.stop()
 
 
 @pytest.fixture

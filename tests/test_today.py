@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from briefdata import free_port, insight
 from localserver import item, rss
+from smtpserver import smtp  # noqa: F401 - a fixture
 from podbrief import render
 from podbrief.cli import app
 from podbrief.errors import ExitStatus, UsageError
@@ -235,6 +236,19 @@ def test_budget_leaves_work_for_the_next_run(home, server, fakes):
     assert "time budget ran out" in result.stderr
     assert fakes.calls == []
     assert run_today().exit_code == 0
+
+
+def test_today_emails_the_brief(home, server, fakes, set_config, smtp):
+    inbox, port = smtp()
+    set_config(brief={"deliver": "email"}, email={"host": "127.0.0.1", "port": port, "security": "none",
+                                                  "to": ["me@example.org"], "sender": "podbrief@example.org"})
+    subscribe(publish(server, ["First"]))
+    result = runner.invoke(app, ["-q", "today"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    [message] = inbox.messages
+    assert message["To"] == "me@example.org"
+    assert "First: point 1" in message.get_body(("html",)).get_content()
 
 
 def test_unreachable_smtp_server_keeps_the_brief(home, server, fakes, set_config):
