@@ -118,6 +118,17 @@ def test_a_loose_file_gives_a_documented_transcript_with_sane_timestamps(home: P
     assert wer([fixture_references()["conversation.mp3"]], [" ".join(s["text"] for s in segments)]) <= 25
 
 
+def test_sequential_decoding_gives_whispers_shorter_segments(home: Path, tmp_path: Path, set_config) -> None:
+    set_config(transcribe={"batch_size": 1})
+    out = tmp_path / "out.json"
+    assert podbrief("transcribe", str(SPEECH / "conversation.mp3"), "-o", str(out)).exit_code == 0
+    segments = read_json(out)["segments"]
+    assert len(segments) > 2 and all(s["end"] - s["start"] < 15 for s in segments)
+    bounds = [t for s in segments for t in (s["start"], s["end"])]
+    assert bounds == sorted(bounds) and bounds[-1] <= 30.0
+    assert wer([fixture_references()["conversation.mp3"]], [" ".join(s["text"] for s in segments)]) <= 25
+
+
 @pytest.mark.parametrize("fmt", ["txt", "srt", "vtt"])
 def test_loose_file_exports(home: Path, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"out.{fmt}"
@@ -301,6 +312,20 @@ def test_a_killed_run_leaves_no_transcript_and_the_rerun_finishes(home: Path, mo
 ])
 def test_repetition_detection(text: str, looping: bool) -> None:
     assert whisper.is_repetitive(text) is looping
+
+
+def test_a_loop_that_survives_redecoding_is_collapsed(engine: WhisperEngine, monkeypatch) -> None:
+    loop = dataclasses.make_dataclass("Seg", ["start", "end", "text", "no_speech_prob", "avg_logprob"])
+
+    def looping(piece, **options):
+        return [loop(float(i), i + 1.0, "Subscribe to the channel.", 0.0, -0.2) for i in range(8)], None
+
+    monkeypatch.setattr(engine.pipeline, "transcribe", looping)
+    monkeypatch.setattr(engine.model, "transcribe", looping)
+    audio = load_audio(SPEECH / "librivox-0870.wav")
+    segments, _ = engine.transcribe(audio)
+    assert [(s.text, s.flags) for s in segments] == [("Subscribe to the channel.", ["repetition"])]
+    assert segments[0].start == 0.0 and segments[0].end == pytest.approx(audio.size / SAMPLE_RATE, abs=0.1)
 
 
 def test_collapse_keeps_one_copy_of_a_loop() -> None:

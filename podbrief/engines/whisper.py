@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -175,6 +176,13 @@ def speech_text(text: str) -> str:
     return " ".join(_NON_SPEECH.sub(" ", text).split())
 
 
+def _speech(segment: Any) -> str:
+    """A decoded segment's speech text; empty for non-speech and what the model deems silence."""
+    if segment.no_speech_prob > NO_SPEECH_PROB and segment.avg_logprob < LOW_LOGPROB:
+        return ""
+    return speech_text(segment.text)
+
+
 # --- the engine ----------------------------------------------------------------------------
 
 
@@ -233,8 +241,8 @@ class WhisperEngine:
         found: list[list[Segment]] = [[] for _ in group]
         starts = [w.start for w in group]
         for seg in raw:
-            text = speech_text(seg.text)
-            if not text or (seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOW_LOGPROB):
+            text = _speech(seg)
+            if not text:
                 continue
             start, end = seg.start + offset, seg.end + offset
             index = max(0, int(np.searchsorted(starts, start, side="right")) - 1)
@@ -255,10 +263,11 @@ class WhisperEngine:
             compression_ratio_threshold=COMPRESSION_RATIO_LIMIT)
         redone = []
         for seg in raw:
-            text = speech_text(seg.text)
-            if text and not (seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOW_LOGPROB):
-                if is_repetitive(text):
-                    text = collapse_repeats(text)
+            text = _speech(seg)
+            if text:
                 start = min(window.start + seg.start, window.end)
                 redone.append(Segment(start, min(max(window.start + seg.end, start), window.end), text, ["repetition"]))
+        text = " ".join(seg.text for seg in redone)
+        if is_repetitive(text):  # the loop survived: keep one copy of it in one segment
+            return [Segment(redone[0].start, redone[-1].end, collapse_repeats(text), ["repetition"])]
         return redone
