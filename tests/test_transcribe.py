@@ -6,7 +6,9 @@ Reference transcripts: tests/fixtures/speech/references.json (see tests/fixtures
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -280,6 +282,15 @@ def test_two_workers_give_the_same_transcripts_as_one(home: Path) -> None:
         results[workers] = [texts(transcript(home, e)) for e in episodes]
     assert results[1] == results[2]
     assert all(results[1])
+
+
+def test_progress_shows_each_episode_and_the_overall_real_time_factor(home: Path) -> None:
+    add_episode(home, "An [bold]episode[/bold]", audio=SPEECH / "librivox-0870.wav")
+    screen = io.StringIO()
+    stage.run_pending(Paths(home), configmod.load(None), Console(file=screen, force_terminal=True, width=150))
+    shown = screen.getvalue()
+    assert "An [bold]episode[/bold]" in shown and "all episodes" in shown
+    assert re.search(r"\d+x real time", shown)
 
 
 def test_a_killed_run_leaves_no_transcript_and_the_rerun_finishes(home: Path, monkeypatch) -> None:

@@ -217,7 +217,7 @@ def _run(jobs: list[Job], model: models.ResolvedModel, config: Config, console: 
             _advance(bars, tasks[key], done, total, started[key])
             audio_done[key] = done
             elapsed = time.monotonic() - begun
-            bars.update(overall, rtf=f"{sum(audio_done.values()) / elapsed:.0f}x" if elapsed > 0 else "")
+            bars.update(overall, rtf=f"{sum(audio_done.values()) / elapsed:.0f}x real time" if elapsed > 0 else "")
 
         results = (_run_here(jobs, model, settings(config), budget, on_progress) if workers == 1
                    else _run_pool(jobs, model, settings(config), workers, budget, on_progress))
@@ -304,10 +304,10 @@ def _drain(events: Any, on_progress: Callable[[str, float, float], None]) -> Non
 
 
 def _progress(console: Console) -> Progress:
-    """A bar per episode plus one overall, each with its real-time factor; silent under --quiet."""
+    """A bar per episode plus one overall, each with its real-time factor; only on a terminal, not under --quiet."""
     return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                     TextColumn("{task.fields[rtf]}"), TimeElapsedColumn(), console=console,
-                    disable=console.quiet, transient=True)
+                    disable=console.quiet or not console.is_terminal, transient=True)
 
 
 def _advance(bars: Progress, task: TaskID, done: float, total: float, started: float) -> None:
