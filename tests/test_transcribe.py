@@ -27,6 +27,7 @@ from podbrief.engines import whisper
 from podbrief.engines.whisper import SAMPLE_RATE, Settings, WhisperEngine, load_audio
 from podbrief.errors import ExitStatus
 from podbrief.formats import transcripts
+from podbrief.stages import Budget
 from podbrief.stages import transcribe as stage
 from podbrief.store import Index, Paths, read_json, short_hash, utcnow
 
@@ -282,6 +283,15 @@ def test_two_workers_give_the_same_transcripts_as_one(home: Path) -> None:
         results[workers] = [texts(transcript(home, e)) for e in episodes]
     assert results[1] == results[2]
     assert all(results[1])
+
+
+def test_an_exhausted_budget_starts_no_asr_but_uses_publisher_transcripts(home: Path) -> None:
+    published = add_episode(home, "published", publisher=PUBLISHER)
+    waiting = add_episode(home, "waiting", audio=SPEECH / "librivox-0870.wav")
+    report = stage.run_pending(Paths(home), configmod.load(None), Console(quiet=True), Budget(deadline=0.0))
+    assert report.done == [published] and report.remaining == 1 and not report.failed
+    with Index(Paths(home)) as index:
+        assert [row["id"] for row in index.pending("transcribe")] == [waiting]
 
 
 def test_progress_shows_each_episode_and_the_overall_real_time_factor(home: Path) -> None:

@@ -106,9 +106,8 @@ def publisher_transcript(directory: Path, episode: dict[str, Any]) -> dict[str, 
 
     Raises the last parse error when every transcript file is bad.
     """
-    entries = [t for t in episode.get("transcripts") or [] if isinstance(t, dict) and t.get("file")]
-    entries.sort(key=lambda t: PUBLISHER_PREFERENCE.index(s) if (s := Path(str(t["file"])).suffix.lstrip(".").lower())
-                 in PUBLISHER_PREFERENCE else len(PUBLISHER_PREFERENCE))
+    entries = sorted((t for t in episode.get("transcripts") or [] if isinstance(t, dict) and t.get("file")),
+                     key=_preference)
     persons = [p["name"] for p in episode.get("persons") or [] if isinstance(p, dict) and p.get("name")]
     error: InputError | None = None
     for entry in entries:
@@ -125,6 +124,11 @@ def publisher_transcript(directory: Path, episode: dict[str, Any]) -> dict[str, 
     if error:
         raise error
     return None
+
+
+def _preference(entry: dict[str, Any]) -> int:
+    suffix = Path(str(entry["file"])).suffix.lstrip(".").lower()
+    return PUBLISHER_PREFERENCE.index(suffix) if suffix in PUBLISHER_PREFERENCE else len(PUBLISHER_PREFERENCE)
 
 
 # --- the stage ----------------------------------------------------------------------------------
@@ -156,15 +160,16 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
                     _done(index, report, row["id"])
                 else:
                     jobs.append(job)
-        if jobs:
+        report.remaining = len(jobs)
+        if jobs and not budget.exhausted():
             model = models.resolve("whisper", config["transcribe"]["model"], paths)
             for job, outcome in _run(jobs, model, config, console, budget, titles):
+                report.remaining -= 1
                 if isinstance(outcome, str):
                     _fail(index, report, job.key, outcome)
                 else:
                     atomic_write_json(paths.episode_dir(job.key) / TRANSCRIPT_FILE, outcome)
                     _done(index, report, job.key)
-            report.remaining = len(jobs) - len(report.done) - len([j for j in jobs if j.key in report.failed])
     return report
 
 
