@@ -6,6 +6,7 @@ them with `python tests/test_transcripts.py --regenerate` and review the diff.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -40,7 +41,7 @@ def test_segments_are_ordered_well_formed_and_keep_speakers(path: Path) -> None:
     segments = parse(path)
     assert segments
     assert all(s["text"] and s["speaker"] and s["flags"] == [] and s["start"] <= s["end"] for s in segments)
-    assert all(a["end"] <= b["start"] for a, b in zip(segments, segments[1:]))
+    assert all(a["end"] <= b["start"] for a, b in itertools.pairwise(segments))
 
 
 def test_all_four_formats_of_one_dialogue_parse_to_the_same_segments() -> None:

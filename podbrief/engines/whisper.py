@@ -193,7 +193,7 @@ class WhisperEngine:
         self.settings = settings
         try:
             self.model = WhisperModel(str(model), device="cpu", compute_type="int8", cpu_threads=settings.threads)
-        except Exception as exc:  # CTranslate2 and the hub raise many unrelated types
+        except Exception as exc:  # noqa: BLE001 (CTranslate2 and the hub raise many unrelated types)
             raise ModelError(f"cannot load whisper model {model}: {exc}") from None
         self.pipeline = BatchedInferencePipeline(self.model)
 
@@ -224,12 +224,11 @@ class WhisperEngine:
         language, _, _ = self.model.detect_language(audio[start: start + int(WINDOW_SECONDS * SAMPLE_RATE)])
         return language
 
-    def _decode(self, audio: np.ndarray, group: list[Window], language: str,
-                ) -> list[list[Segment]]:
+    def _decode(self, audio: np.ndarray, group: list[Window], language: str) -> list[list[Segment]]:
         """Decode a group of windows; return the speech segments of each window."""
         offset = group[0].start
         piece = audio[int(offset * SAMPLE_RATE): int(group[-1].end * SAMPLE_RATE)]
-        options = dict(language=language, beam_size=self.settings.beam_size)
+        options = {"language": language, "beam_size": self.settings.beam_size}
         if self.settings.batch_size > 1:
             raw, _ = self.pipeline.transcribe(
                 piece, batch_size=self.settings.batch_size, without_timestamps=True,
@@ -258,7 +257,7 @@ class WhisperEngine:
             return segments
         piece = audio[int(window.start * SAMPLE_RATE): int(window.end * SAMPLE_RATE)]
         raw, _ = self.model.transcribe(
-            piece, language=language, beam_size=max(self.settings.beam_size, 1), vad_filter=False,
+            piece, language=language, beam_size=self.settings.beam_size, vad_filter=False,
             condition_on_previous_text=False, temperature=FALLBACK_TEMPERATURES,
             compression_ratio_threshold=COMPRESSION_RATIO_LIMIT)
         redone = []

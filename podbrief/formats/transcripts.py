@@ -32,7 +32,7 @@ MIN_SPLIT_SECONDS = 15.0  # past this, a segment also ends where a sentence ends
 MAX_GAP_SECONDS = 1.0
 _SENTENCE_END = (".", "?", "!", "…", '."', '?"', '!"')
 # "Jane Smith: text" at the start of a cue: 1-4 capitalised words, then a colon.
-_LABEL = re.compile(r"^\s*([A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,3}):\s+(.*)$", re.S)
+_LABEL = re.compile(r"^\s*([A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,3}):\s+(.*)$", re.DOTALL)
 
 
 @dataclass
