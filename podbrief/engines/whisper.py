@@ -31,6 +31,7 @@ from podbrief.errors import InputError, ModelError
 SAMPLE_RATE = 16_000
 WINDOW_SECONDS = 30.0
 VAD_BLOCK_SECONDS = 600
+VAD_MIN_SILENCE_MS = 100
 # A file whose decoded length falls this far short of the length its header declares is truncated.
 TRUNCATED_BELOW = 0.9
 # OpenAI Whisper's thresholds: text that compresses better than this is a loop, and a
@@ -106,8 +107,11 @@ def speech_windows(audio: np.ndarray, vad: bool) -> list[Window]:
         return [Window(float(s), float(min(s + WINDOW_SECONDS, duration))) for s in starts]
     # VAD runs block by block: on a whole 3-hour file its copies of the audio take gigabytes. A
     # region cut at a block boundary costs nothing, because packing rejoins it in one window.
-    # Short pauses (100 ms, not Silero's 2 s) give small regions that pack windows fuller.
-    options = VadOptions(max_speech_duration_s=WINDOW_SECONDS, min_silence_duration_ms=100)
+    # Splitting at pauses of 100 ms gives small regions that pack windows fuller. On the benchmark
+    # episode: 47 windows instead of 51 at 160 ms (faster-whisper's batched default), 8% faster,
+    # but WER 15.7% instead of 13.2% (more windows end inside a phrase). 100 ms is what keeps
+    # tiny.en at 35x real time; both are far better than faster-whisper's defaults (24.5%).
+    options = VadOptions(max_speech_duration_s=WINDOW_SECONDS, min_silence_duration_ms=VAD_MIN_SILENCE_MS)
     block = VAD_BLOCK_SECONDS * SAMPLE_RATE
     regions = [(offset + r["start"], offset + r["end"]) for offset in range(0, audio.size, block)
                for r in get_speech_timestamps(audio[offset: offset + block], options)]
