@@ -474,3 +474,13 @@ def test_cli_extracts_pending_episodes_and_reports_partial_failure(tmp_path, mon
     assert runner.invoke(app, ["extract", "--all-pending", good]).exit_code == ExitStatus.USAGE
     unknown = runner.invoke(app, ["extract", "not-an-id"])
     assert unknown.exit_code == ExitStatus.USAGE and "no such episode or transcript file: not-an-id" in unknown.stderr
+
+
+def test_a_hub_model_offline_is_a_model_error(tmp_path, monkeypatch):
+    pytest.importorskip("llama_cpp")
+    monkeypatch.setenv("PODBRIEF_HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # tests never touch the network
+    result = runner.invoke(app, ["extract", str(FIXTURES / "transcript.json"), "--model", "someorg/some-model-GGUF"])
+    assert result.exit_code == ExitStatus.MODEL
+    assert "cannot get 'someorg/some-model-GGUF' from the Hugging Face hub" in result.stderr or \
+        "pip install huggingface-hub" in result.stderr
