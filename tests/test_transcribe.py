@@ -226,6 +226,19 @@ def test_a_corrupt_model_directory_is_a_model_error(home: Path, tmp_path: Path) 
     assert result.exit_code == ExitStatus.MODEL and "cannot load whisper model" in result.stderr
 
 
+def test_models_lists_what_is_ready_and_verify_catches_a_bad_hash(home: Path, monkeypatch) -> None:
+    spec = models.REGISTRY["tiny.en"]
+    monkeypatch.setattr(models, "REGISTRY", {"tiny.en": spec})
+    result = podbrief("models", "--verify", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == [{"name": "tiny.en", "kind": "whisper", "description": spec.description,
+                                          "installed": True, "ready": True, "verified": True}]
+    monkeypatch.setattr(models, "REGISTRY", {"tiny.en": dataclasses.replace(spec, sha256="0" * 64)})
+    result = podbrief("models", "--verify")
+    assert result.exit_code == ExitStatus.MODEL and "sha256 mismatch: tiny.en" in result.stderr
+    assert "SHA256" in result.stdout and "MISMATCH" in result.stdout
+
+
 # --- episodes ----------------------------------------------------------------------------------------
 
 
