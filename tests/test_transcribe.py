@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import re
 import shutil
 from collections.abc import Iterable
@@ -280,6 +281,13 @@ def test_one_episode_exports_with_o(home: Path, tmp_path: Path) -> None:
     out = tmp_path / "episode.srt"
     assert podbrief("transcribe", episode, "-o", str(out)).exit_code == 0
     assert out.read_text(encoding="utf-8").startswith("1\n00:00:00,000 --> 00:00:06,000\nAlice: Welcome")
+
+
+def test_worker_count_defaults_to_the_usable_cores_and_never_exceeds_the_jobs() -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert stage.worker_count(configmod.load(None), 100) == cores
+    assert stage.worker_count(configmod.load(None, flags={"transcribe.workers": 3}), 2) == 2
+    assert stage.worker_count(configmod.load(None, flags={"transcribe.workers": 3}), 5) == 3
 
 
 def test_two_workers_give_the_same_transcripts_as_one(home: Path) -> None:

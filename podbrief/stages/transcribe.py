@@ -62,7 +62,9 @@ def settings(config: Config) -> Settings:
 
 
 def worker_count(config: Config, jobs: int) -> int:
-    return max(1, min(config["transcribe"]["workers"] or os.cpu_count() or 1, jobs))
+    """`transcribe.workers`, 0 meaning the cores this process may use; never more than the jobs."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(config["transcribe"]["workers"] or cores, jobs))
 
 
 def transcribe_audio(engine: WhisperEngine, model: models.ResolvedModel, job: Job,
