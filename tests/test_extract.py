@@ -212,6 +212,16 @@ def test_the_quote_is_the_passage_sentence_the_insight_relies_on():
         "Borrowing rose by 40 percent since 2015."
 
 
+def test_a_long_quote_sentence_is_clipped_at_a_clause_break():
+    sentence = ("We need a research base that can compete for funding, and that is why the investment recommendations "
+                "of the Reid review matter so much to every university in Wales, because without them we would fall "
+                "behind the rest of the United Kingdom within a few years.")
+    quote = grounding.choose_quote("Reid's investment recommendations matter for Welsh research.", sentence)
+    assert quote == ("We need a research base that can compete for funding, and that is why the investment "
+                     "recommendations of the Reid review matter so much to every university in Wales")
+    assert grounding.locate(quote, [seg(0.0, sentence, length=20.0)]) is not None
+
+
 # --- the writer: parsing untrusted replies ----------------------------------------------------------
 
 

@@ -86,7 +86,7 @@ def unsupported(insight: str, passage: str, names: Iterable[str]) -> str | None:
 
 def choose_quote(insight: str, passage: str) -> str:
     """The run of consecutive passage sentences (at most QUOTE_MAX_WORDS words) sharing the most
-    content words with the insight; a longer sentence is cut to its first QUOTE_MAX_WORDS words."""
+    content words with the insight; a longer sentence is clipped at a clause break."""
     wanted = content(insight)
     sentences = passages.sentences(passage)
     best, best_score = "", -1.0
@@ -97,11 +97,19 @@ def choose_quote(insight: str, passage: str) -> str:
             if count > QUOTE_MAX_WORDS and last > first:
                 break
             if count > QUOTE_MAX_WORDS:
-                span = " ".join(span.split()[:QUOTE_MAX_WORDS])
+                span = _clip(span)
             score = len(wanted & content(span)) - 0.02 * len(span.split())
             if score > best_score:
                 best, best_score = span, score
     return best
+
+
+def _clip(sentence: str) -> str:
+    """A sentence longer than QUOTE_MAX_WORDS, cut at its last clause break within the limit
+    (a comma, semicolon, colon or dash), else at the limit."""
+    head = " ".join(sentence.split()[:QUOTE_MAX_WORDS])
+    cut = max(head.rfind(mark) for mark in (",", ";", ":", " —", " -"))
+    return head[:cut] if len(head[:cut].split()) >= QUOTE_MAX_WORDS // 3 else head
 
 
 @dataclass(frozen=True)
