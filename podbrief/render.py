@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
-from rich.padding import Padding
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -123,6 +122,15 @@ def _source_text(insight: dict[str, Any]) -> Text:
     return text
 
 
+def _hanging(label: str, *lines: RenderableType, width: int = 1) -> Table:
+    """`label` in its own column beside `lines`, so wrapped lines stay indented."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(justify="right", min_width=width)
+    grid.add_column()
+    grid.add_row(Text(label, style="bold"), Group(*lines))
+    return grid
+
+
 def terminal(brief: Brief, console: Console, explain: bool = False) -> None:
     """Print the brief for a person at a terminal (links are clickable where supported)."""
     console.print(Text(title(brief), style="bold"), soft_wrap=False)
@@ -133,15 +141,10 @@ def terminal(brief: Brief, console: Console, explain: bool = False) -> None:
             lines.append(Text(f"“{clean(quote_of(insight)['text'])}”", style="italic"))
         if explain:
             lines += [Text(line, style="yellow") for line in explain_lines(item)]
-        for related in item.get("related") or []:
-            lines.append(Text(f"↳ {clean(related.get('text'))}"))
-            lines.append(Padding(_source_text(related), (0, 0, 0, 2), expand=False))
-        grid = Table.grid(padding=(0, 1))  # the rank in its own column: wrapped lines stay indented
-        grid.add_column(justify="right", min_width=2)
-        grid.add_column()
-        grid.add_row(Text(f"{item['rank']}.", style="bold"), Group(*lines))
+        lines += [_hanging("↳", Text(clean(related.get("text"))), _source_text(related))
+                  for related in item.get("related") or []]
         console.print()
-        console.print(grid, soft_wrap=False)
+        console.print(_hanging(f"{item['rank']}.", *lines, width=2), soft_wrap=False)
     if remaining_line(brief):
         console.print()
         console.print(Text(remaining_line(brief), style="yellow"), soft_wrap=False)
@@ -149,8 +152,7 @@ def terminal(brief: Brief, console: Console, explain: bool = False) -> None:
         console.print()
         console.print(Text("Problems (these episodes are missing from the brief):", style="red"), soft_wrap=False)
         for problem in brief["problems"]:
-            console.print(Padding(Text(f"! {problem_line(problem)}", style="red"), (0, 0, 0, 2), expand=False),
-                          soft_wrap=False)
+            console.print(_hanging("!", Text(problem_line(problem), style="red"), width=2), soft_wrap=False)
 
 
 # --- Markdown ----------------------------------------------------------------------------
