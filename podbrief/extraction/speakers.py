@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from podbrief.engines.llm import neutralize
 from podbrief.extraction.passages import Segment
 
 GENERIC = re.compile(r"^(?:speaker|spk|voice|person|unknown|guest|host|s)?[\s_#-]*(?:\d+|[a-z])?$", re.IGNORECASE)
@@ -33,7 +34,13 @@ def display(label: str) -> str:
 
 
 def name_speakers(segments: Sequence[Segment], episode: dict[str, Any] | None) -> dict[str | None, str]:
-    """Map every speaker label in `segments` (None included) to the name insights use."""
+    """Map every speaker label in `segments` (None included) to the name insights use.
+
+    Names go into prompts, so whitespace is collapsed and chat control tokens are defanged."""
+    return {label: neutralize(" ".join(name.split())) for label, name in _names(segments, episode).items()}
+
+
+def _names(segments: Sequence[Segment], episode: dict[str, Any] | None) -> dict[str | None, str]:
     episode = episode or {}
     persons = [p for p in episode.get("persons") or [] if isinstance(p, dict) and p.get("name")]
     hosts = [p["name"] for p in persons if str(p.get("role", "host")).lower() == "host"]
