@@ -5,26 +5,30 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime, timezone
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from typer.core import TyperGroup
-from typer.exceptions import TyperException
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
-from podbrief import __version__, config as configmod
+from podbrief import __version__, briefs, render, render_rank
+from podbrief import config as configmod
+from podbrief.demo import run as demo_run
 from podbrief.errors import ExitStatus, InputError, ModelError, NothingNew, PartialFailure, PodbriefError, UsageError
 from podbrief.formats import opml
-from podbrief import briefs, render, render_rank
-from podbrief.demo import run as demo_run
-from podbrief.stages import Budget, fetch as fetch_stage, rank as rank_stage, today as today_stage
+from podbrief.stages import Budget
+from podbrief.stages import fetch as fetch_stage
+from podbrief.stages import rank as rank_stage
+from podbrief.stages import today as today_stage
 from podbrief.store import Index, Paths, atomic_write_bytes, atomic_write_text, run_lock
+
 
 class _Group(TyperGroup):
     """Turns failures into one stderr line and a documented exit code (tracebacks only with --debug)."""
@@ -37,7 +41,7 @@ class _Group(TyperGroup):
         except NothingNew as exc:  # a status, not a failure: no "error:", and silent under --quiet (cron)
             if not getattr(ctx.obj, "quiet", False):
                 typer.echo(f"podbrief: {exc}", err=True)
-            raise typer.Exit(int(exc.exit_status))
+            raise typer.Exit(int(exc.exit_status)) from None
         except PodbriefError as exc:
             if getattr(ctx.obj, "debug", False):
                 raise

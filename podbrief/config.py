@@ -58,7 +58,7 @@ def _type_name(value: Any) -> str:
 
 def _coerce(key: str, value: Any, default: Any) -> Any:
     """Check `value` against the type of `default`; return it (ints widen to floats)."""
-    if default is None or value is None and isinstance(default, str):
+    if default is None or (value is None and isinstance(default, str)):
         return value
     if isinstance(default, bool):
         ok = isinstance(value, bool)

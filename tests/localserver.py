@@ -17,6 +17,7 @@ Every request is logged in `server.requests` (method, path, lower-cased headers)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import threading
@@ -111,10 +112,8 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def handle(self) -> None:
-            try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up: fine
                 super().handle()
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up: fine
-                pass
 
         def do_GET(self) -> None:
             path = self.path.split("?")[0]

@@ -15,7 +15,6 @@ from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
-
 from briefdata import free_port
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import feedparser
 import jsonschema
 import pytest
+from briefdata import sample_brief
 from rich.console import Console
 
-from briefdata import sample_brief
 from podbrief import render
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"

@@ -27,10 +27,9 @@ def test_atomic_write_replaces_whole_file(tmp_path):
 def test_failed_write_leaves_old_file_and_no_temp(tmp_path):
     target = tmp_path / "out.txt"
     store.atomic_write_text(target, "old")
-    with pytest.raises(RuntimeError):
-        with store.atomic_writer(target) as handle:
-            handle.write(b"half of the new")
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), store.atomic_writer(target) as handle:
+        handle.write(b"half of the new")
+        raise RuntimeError("killed")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 
@@ -73,9 +72,8 @@ def test_run_lock_is_exclusive_across_processes(paths):
     holder.start()
     try:
         assert ready.wait(30)
-        with pytest.raises(LockedError) as info:
-            with store.run_lock(paths):
-                pass
+        with pytest.raises(LockedError) as info, store.run_lock(paths):
+            pass
         assert info.value.exit_status == ExitStatus.LOCKED
     finally:
         release.set()

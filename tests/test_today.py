@@ -14,11 +14,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from typer.testing import CliRunner
-
 from briefdata import free_port, insight
 from localserver import item, rss
 from smtpserver import smtp  # noqa: F401 - a fixture
+from typer.testing import CliRunner
+
 from podbrief import render
 from podbrief.cli import app
 from podbrief.errors import ExitStatus, UsageError

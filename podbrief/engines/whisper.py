@@ -197,7 +197,7 @@ class WhisperEngine:
         self.settings = settings
         try:
             self.model = WhisperModel(str(model), device="cpu", compute_type="int8", cpu_threads=settings.threads)
-        except Exception as exc:  # noqa: BLE001 (CTranslate2 and the hub raise many unrelated types)
+        except Exception as exc:
             raise ModelError(f"cannot load whisper model {model}: {exc}") from None
         self.pipeline = BatchedInferencePipeline(self.model)
 

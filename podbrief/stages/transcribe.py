@@ -242,7 +242,7 @@ def _attempt(engine: WhisperEngine, model: models.ResolvedModel, job: Job,
         return transcribe_audio(engine, model, job, progress)
     except PodbriefError as exc:
         return str(exc)
-    except Exception as exc:  # noqa: BLE001 (a bug or a library failure on odd audio: this episode fails, not the run)
+    except Exception as exc:
         return f"unexpected error: {type(exc).__name__}: {exc}"
 
 
@@ -294,7 +294,7 @@ def _run_pool(jobs: list[Job], model: models.ResolvedModel, decode: Settings, wo
                 job = running.pop(future)
                 try:
                     outcome = future.result()
-                except Exception as exc:  # noqa: BLE001 (the worker process died, e.g. killed for memory)
+                except Exception as exc:
                     outcome = f"transcription worker failed: {type(exc).__name__}: {exc}"
                 yield job, outcome
 
