@@ -34,12 +34,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "scripts")]
 
+import make_demo_audio as synth  # noqa: E402
 import numpy as np  # noqa: E402
+from localserver import LocalServer, item, rss  # noqa: E402
 from rich.console import Console  # noqa: E402
 
-import make_demo_audio as synth  # noqa: E402
-from localserver import LocalServer, item, rss  # noqa: E402
-from podbrief import config as configmod, models  # noqa: E402
+from podbrief import config as configmod  # noqa: E402
+from podbrief import models
 from podbrief.errors import NothingNew  # noqa: E402
 from podbrief.stages import fetch, today  # noqa: E402
 from podbrief.store import Paths  # noqa: E402

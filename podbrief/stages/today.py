@@ -23,8 +23,7 @@ from rich.text import Text
 from podbrief import briefs, deliver, render
 from podbrief.config import Config
 from podbrief.errors import InputError, NothingNew, PartialFailure, UsageError
-from podbrief.stages import Budget, StageReport
-from podbrief.stages import fetch, rank
+from podbrief.stages import Budget, StageReport, fetch, rank
 from podbrief.store import Index, Paths, run_lock
 
 NO_FEEDS = ("no subscriptions yet: add a podcast with `podbrief add FEED_URL` (or `podbrief import FILE.opml`), "
