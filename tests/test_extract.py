@@ -502,3 +502,8 @@ def test_a_hub_model_offline_is_a_model_error(tmp_path, monkeypatch):
     assert result.exit_code == ExitStatus.MODEL
     assert "cannot get 'someorg/some-model-GGUF' from the Hugging Face hub" in result.stderr or \
         "pip install huggingface-hub" in result.stderr
+
+
+def test_placeholder_topic_tags_are_dropped():
+    assert writer.parse_topics("topic1, topic2, Long-term care") == ["long-term care"]
+    assert writer.parse_topics("Tags, keyword 3") == []

@@ -92,11 +92,15 @@ def clean_text(raw: str, speaker: str) -> str:
     return text
 
 
+# Small models sometimes answer with template placeholders ("topic1, topic2") instead of tags.
+PLACEHOLDER_TAG = re.compile(r"(topic|tag|keyword)s? ?\d*")
+
+
 def parse_topics(raw: str) -> list[str]:
     """"Covid, small business , PPE." -> ["covid", "small business", "ppe"] (at most MAX_TOPICS, 1-4 words each)."""
     topics: list[str] = []
     for part in re.split(r"[,;/|]", raw.split("\n")[0]):
         tag = re.sub(r"[^a-z0-9' -]+", "", part.lower()).strip(" -'")
-        if tag and len(tag.split()) <= 4 and tag not in topics:
+        if tag and len(tag.split()) <= 4 and tag not in topics and not PLACEHOLDER_TAG.fullmatch(tag):
             topics.append(tag)
     return topics[:MAX_TOPICS]
