@@ -14,7 +14,7 @@ from typing import Any
 
 from podbrief import render
 from podbrief.errors import InputError, UsageError
-from podbrief.store import Paths, atomic_write_json, atomic_write_text, read_json
+from podbrief.store import Paths, atomic_write_json, atomic_write_text, expect_schema, read_json
 
 SCHEMA = "podbrief.brief/1"
 ATOM_ENTRIES = 30  # past briefs kept in briefs/feed.atom
@@ -41,9 +41,7 @@ def stored_dates(paths: Paths) -> list[dt.date]:
 
 def check(brief: Any, source: str) -> Brief:
     """Raise InputError unless `brief` looks like a podbrief.brief/1 document."""
-    if not isinstance(brief, dict) or brief.get("schema") != SCHEMA:
-        found = brief.get("schema") if isinstance(brief, dict) else type(brief).__name__
-        raise InputError(f"{source}: not a podbrief brief (schema {found!r}, expected {SCHEMA!r})")
+    expect_schema(brief, SCHEMA, source, "podbrief brief")
     items = brief.get("items")
     if not isinstance(items, list) or not all(
         isinstance(item, dict) and isinstance(item.get("insight"), dict) and isinstance(item["insight"].get("id"), str)

@@ -165,6 +165,14 @@ def read_json(path: Path) -> Any:
         raise InputError(f"{path}: not valid JSON ({exc})") from None
 
 
+def expect_schema(data: Any, schema: str, source: str | Path, what: str) -> dict[str, Any]:
+    """Return `data` if it is a dict tagged with `schema`; otherwise an InputError naming `source`."""
+    found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+    if found != schema:
+        raise InputError(f"{source}: not a {what} (schema {found!r}, expected {schema!r})")
+    return data
+
+
 # --- run lock --------------------------------------------------------------------------
 
 

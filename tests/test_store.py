@@ -132,3 +132,11 @@ def test_rebuild_fails_cleanly_on_corrupt_file(paths):
 def test_index_is_plain_sqlite(paths):
     Index(paths).close()
     assert sqlite3.connect(paths.db).execute("SELECT count(*) FROM episodes").fetchone() == (0,)
+
+
+def test_expect_schema_names_the_source_and_what_it_found():
+    assert store.expect_schema({"schema": "x/1", "a": 1}, "x/1", "f.json", "thing") == {"schema": "x/1", "a": 1}
+    with pytest.raises(InputError, match=r"f.json: not a thing \(schema 'y/1', expected 'x/1'\)"):
+        store.expect_schema({"schema": "y/1"}, "x/1", "f.json", "thing")
+    with pytest.raises(InputError, match=r"schema 'list'"):
+        store.expect_schema([1, 2], "x/1", "f.json", "thing")

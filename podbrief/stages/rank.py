@@ -35,7 +35,7 @@ from podbrief import briefs
 from podbrief.config import Config
 from podbrief.engines import embed
 from podbrief.errors import ConfigError, InputError, PartialFailure, PodbriefError, UsageError
-from podbrief.store import Paths, atomic_write_json, read_json, short_hash, utcnow
+from podbrief.store import Paths, atomic_write_json, expect_schema, read_json, short_hash, utcnow
 
 INSIGHTS_SCHEMA = "podbrief.insights/1"
 RATINGS_SCHEMA = "podbrief.ratings/1"
@@ -60,10 +60,7 @@ def read_insight_file(path: Path) -> list[dict[str, Any]]:
 
     Raises InputError naming the file when it is not JSON, another kind of file, or malformed.
     """
-    data = read_json(path)
-    if not isinstance(data, dict) or data.get("schema") != INSIGHTS_SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise InputError(f"{path}: not a podbrief insight file (schema {found!r}, expected {INSIGHTS_SCHEMA!r})")
+    data = expect_schema(read_json(path), INSIGHTS_SCHEMA, path, "podbrief insight file")
     items = data.get("insights")
     if not isinstance(items, list):
         raise InputError(f"{path}: corrupt insight file ('insights' is not a list)")
