@@ -27,7 +27,7 @@ from podbrief.errors import InputError, ModelError, PodbriefError
 from podbrief.extraction import grounding, labels, passages, speakers, writer
 from podbrief.extraction.passages import Passage, Segment
 from podbrief.stages import Budget, StageReport
-from podbrief.store import Index, Paths, atomic_write_json, read_json, sha256_file, short_hash, utcnow
+from podbrief.store import Index, Paths, atomic_write_json, expect_schema, read_json, sha256_file, short_hash, utcnow
 
 SCHEMA = "podbrief.insights/1"
 TRANSCRIPT_SCHEMA = "podbrief.transcript/1"
@@ -45,10 +45,7 @@ class Transcript:
 
 def load_transcript(path: Path) -> Transcript:
     """Read and check a podbrief.transcript/1 file; anything else is an InputError naming the file."""
-    data = read_json(path)
-    if not isinstance(data, dict) or data.get("schema") != TRANSCRIPT_SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise InputError(f"{path}: not a podbrief transcript (schema {found!r}, expected {TRANSCRIPT_SCHEMA!r})")
+    data = expect_schema(read_json(path), TRANSCRIPT_SCHEMA, path, "podbrief transcript")
     raw = data.get("segments")
     if not isinstance(raw, list):
         raise InputError(f"{path}: corrupt transcript ('segments' is not a list)")
