@@ -169,7 +169,10 @@ def quality(meeting: qmsum.Meeting, insights: list[dict]) -> dict[str, float]:
     more than COPY_MAX of their 4-grams anywhere in the transcript."""
     scores = [[rouge1(answer, i["text"]) for i in insights] for _, answer, _ in meeting.queries]
     best = [max(row, default=0.0) for row in scores]
-    share = (lambda flags: statistics.mean(flags) if flags else float("nan"))
+
+    def share(flags: list[bool]) -> float:
+        return statistics.mean(flags) if flags else float("nan")
+
     return {
         "coverage": statistics.mean(b >= COVERED for b in best),
         "rouge1": statistics.mean(best),
@@ -238,7 +241,10 @@ def write_samples(path: Path, meetings: list[qmsum.Meeting], kept: dict, model: 
 
 def rouge1(reference: str, text: str) -> float:
     """ROUGE-1 F1 (stemmed) over content words: stop words would make any two texts overlap."""
-    keep = (lambda t: " ".join(w for w in grounding.words(t) if w not in grounding.STOP))
+
+    def keep(t: str) -> str:
+        return " ".join(w for w in grounding.words(t) if w not in grounding.STOP)
+
     return ROUGE.score(keep(reference), keep(text))["rouge1"].fmeasure
 
 
