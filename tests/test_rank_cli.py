@@ -224,6 +224,16 @@ def test_explain_shows_the_breakdown_and_fate(library: Paths, set_config: Callab
     assert capped["status"] == "skipped: rank.per_episode = 1 already reached for its episode"
 
 
+@pytest.mark.parametrize("command", [("rank",), ("explain", "a1")])
+def test_each_insight_file_is_read_once(library: Paths, monkeypatch: pytest.MonkeyPatch,
+                                        command: tuple[str, ...]) -> None:
+    reads: list[Path] = []
+    real = rank.read_insight_file
+    monkeypatch.setattr(rank, "read_insight_file", lambda path: reads.append(path) or real(path))
+    assert _invoke(*command).exit_code == 0
+    assert sorted(reads) == sorted(library.episodes_dir.glob("*/insights.json"))
+
+
 def test_explain_a_delivered_insight(library: Paths) -> None:
     yesterday = (dt.datetime.now(dt.timezone.utc).astimezone().date() - dt.timedelta(days=1)).isoformat()
     write_brief(library, yesterday, [LIBRARY[0]])

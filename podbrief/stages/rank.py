@@ -147,10 +147,15 @@ def _library(paths: Paths) -> list[dict[str, Any]]:
     return load(paths).insights
 
 
-def find(paths: Paths, insight_id: str, extra: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
-    """The insight whose id is (or uniquely starts with) `insight_id`: in `extra`, the data dir or a stored brief."""
+def find(paths: Paths, insight_id: str, extra: Iterable[dict[str, Any]] = (),
+         library: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The insight whose id is (or uniquely starts with) `insight_id`: in `extra`, the data dir or a stored brief.
+
+    `library` is the data dir's insights when the caller has already read them.
+    """
+    library = _library(paths) if library is None else library
     found: dict[str, dict[str, Any]] = {}
-    for insight in [*extra, *_library(paths), *(item["insight"] for item in _delivered_items(paths, None))]:
+    for insight in [*extra, *library, *(item["insight"] for item in _delivered_items(paths, None))]:
         if insight["id"].startswith(insight_id):
             found.setdefault(insight["id"], insight)
     if insight_id in found:
@@ -384,11 +389,13 @@ def _near_neighbours(vectors: np.ndarray, threshold: float, block: int = 1024) -
 
 
 def ranking(insights: list[dict[str, Any]], config: Config, paths: Paths, now: dt.datetime,
-            embedder: embed.Embedder | None = None, date: dt.date | None = None) -> Ranking:
+            embedder: embed.Embedder | None = None, date: dt.date | None = None,
+            library: list[dict[str, Any]] | None = None) -> Ranking:
     """Score, filter, merge, cap and group `insights`; see the module docstring.
 
     `date` is the brief being made (default: `now`'s local date): its stored version does
-    not count as delivered, so a brief can be regenerated.
+    not count as delivered, so a brief can be regenerated. `library` is every insight in
+    the data dir (the pool for related insights), read here unless the caller has it.
     """
     settings = config["rank"]
     embedder = embedder or embed.default(paths)
@@ -423,7 +430,9 @@ def ranking(insights: list[dict[str, Any]], config: Config, paths: Paths, now: d
             entries[index].status = f"merged into {entries[keeper].id}: a near-duplicate that ranks higher"
 
     top = _cap(kept, settings)
-    _attach_related(top, pool, vectors, paths, embedder, settings["related"])
+    if top and settings["related"]:
+        library = _library(paths) if library is None else library
+        _attach_related(top, pool, vectors, library, embedder, settings["related"])
     return Ranking(top, {entry.id: entry for entry in entries})
 
 
@@ -449,13 +458,12 @@ def _cap(kept: list[Entry], settings: dict[str, Any]) -> list[Entry]:
     return top
 
 
-def _attach_related(top: list[Entry], pool: list[dict[str, Any]], vectors: np.ndarray, paths: Paths,
-                    embedder: embed.Embedder, limit: int) -> None:
-    """Give each top item up to `limit` insights on the same theme, at most one per other episode."""
-    if not top or not limit:
-        return
+def _attach_related(top: list[Entry], pool: list[dict[str, Any]], vectors: np.ndarray,
+                    library: list[dict[str, Any]], embedder: embed.Embedder, limit: int) -> None:
+    """Give each top item up to `limit` insights on the same theme, at most one per other episode
+    (from `pool` or, for earlier episodes, the `library`)."""
     known = {insight["id"] for insight in pool}
-    earlier = [insight for insight in _library(paths) if insight["id"] not in known]
+    earlier = [insight for insight in library if insight["id"] not in known]
     others = pool + earlier
     other_vectors = np.concatenate([vectors, embedder.passages([i["text"] for i in earlier])]) if earlier else vectors
     excluded = {entry.id for entry in top} | {dup for entry in top for dup in entry.duplicates}
@@ -505,13 +513,15 @@ class Result:
 def run(paths: Paths, config: Config, targets: Sequence[Path], now: dt.datetime) -> Result:
     """Rank the insight files of `targets` (default: every episode in the data dir)."""
     loaded = load(paths, targets)
-    return Result(ranking(loaded.insights, config, paths, now), loaded)
+    library = None if targets else loaded.insights  # no targets: the pool is the whole data dir
+    return Result(ranking(loaded.insights, config, paths, now, library=library), loaded)
 
 
 def explain(paths: Paths, config: Config, insight_id: str, targets: Sequence[Path], now: dt.datetime) -> Entry:
     """The score breakdown and fate of one insight, ranked among `targets` (default: the data dir)."""
-    pool = load(paths, targets).insights
-    insight = find(paths, insight_id, pool)
+    library = _library(paths)
+    pool = load(paths, targets).insights if targets else list(library)
+    insight = find(paths, insight_id, pool, library)
     if all(other["id"] != insight["id"] for other in pool):
         pool.append(insight)
-    return ranking(pool, config, paths, now).entries[insight["id"]]
+    return ranking(pool, config, paths, now, library=library).entries[insight["id"]]
