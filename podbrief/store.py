@@ -177,6 +177,20 @@ def expect_schema(data: Any, schema: str, source: str | Path, what: str) -> dict
 
 
 @contextlib.contextmanager
+def update_lock(path: Path) -> Iterator[None]:
+    """Serialise read-modify-write updates of `path` between processes (waits; held for milliseconds).
+
+    Readers need no lock: atomic writes never show them a half-written file.
+    """
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def run_lock(paths: Paths) -> Iterator[None]:
     """A non-blocking exclusive lock: a second concurrent run fails at once with LockedError."""
     paths.home.mkdir(parents=True, exist_ok=True)

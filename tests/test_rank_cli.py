@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,13 @@ def test_rate_stores_feedback_that_moves_similar_insights(library: Paths) -> Non
 
     assert _invoke("rate", "c2", "up").exit_code == 0  # a new vote replaces the old one
     assert _by_id(_ranked()["items"])["d1"]["why"]["feedback"] == 0.5
+
+
+def test_concurrent_ratings_are_all_kept(library: Paths) -> None:
+    insights = [insight({"id": f"{n:04x}", "episode": "a001", "text": f"Claim number {n}."}) for n in range(16)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda item: rank.rate(library, item, 1), insights))
+    assert set(rank.load_ratings(library)) == {item["id"] for item in insights}
 
 
 def test_rate_errors(library: Paths) -> None:

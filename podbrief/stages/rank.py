@@ -35,7 +35,7 @@ from podbrief import briefs
 from podbrief.config import Config
 from podbrief.engines import embed
 from podbrief.errors import ConfigError, InputError, PartialFailure, PodbriefError, UsageError
-from podbrief.store import Paths, atomic_write_json, expect_schema, read_json, short_hash, utcnow
+from podbrief.store import Paths, atomic_write_json, expect_schema, read_json, short_hash, update_lock, utcnow
 
 INSIGHTS_SCHEMA = "podbrief.insights/1"
 RATINGS_SCHEMA = "podbrief.ratings/1"
@@ -195,13 +195,17 @@ def load_ratings(paths: Paths) -> dict[str, dict[str, Any]]:
 
 
 def rate(paths: Paths, insight: dict[str, Any], vote: int) -> None:
-    """Record +1/-1 for `insight`, keeping what ranking needs even after its episode is deleted."""
-    ratings = load_ratings(paths)
-    ratings[insight["id"]] = {
-        "rating": vote, "rated_at": utcnow(), "text": insight["text"], "topics": insight.get("topics") or [],
-        "speaker": insight.get("speaker"), "show": (insight.get("episode") or {}).get("show"),
-    }
-    atomic_write_json(paths.ratings_file, {"schema": RATINGS_SCHEMA, "ratings": ratings})
+    """Record +1/-1 for `insight`, keeping what ranking needs even after its episode is deleted.
+
+    Takes its own short lock rather than the run lock, so rating works while `today` runs.
+    """
+    with update_lock(paths.ratings_file):
+        ratings = load_ratings(paths)
+        ratings[insight["id"]] = {
+            "rating": vote, "rated_at": utcnow(), "text": insight["text"], "topics": insight.get("topics") or [],
+            "speaker": insight.get("speaker"), "show": (insight.get("episode") or {}).get("show"),
+        }
+        atomic_write_json(paths.ratings_file, {"schema": RATINGS_SCHEMA, "ratings": ratings})
 
 
 # --- scoring ------------------------------------------------------------------------------
