@@ -46,7 +46,7 @@ from podbrief.store import Index, Paths, short_hash, utcnow
 
 VOICES = ["en-us+m3", "en-gb+f3", "en-gb-scotland+m1", "en-us+f2", "en-gb-x-rp+m5", "en-029+f4"]
 LONG_SECONDS = 21 * 60
-VARIANTS = {"beam 2": {"beam_size": 2}, "beam 3": {"beam_size": 3}, "batch 16": {"batch_size": 16}}
+VARIANTS = {"beam 2": {"beam_size": 2}, "beam 3": {"beam_size": 3}, "float32": {"compute_type": "float32"}}
 
 
 def clips(speech: Path) -> list[tuple[Path, str]]:

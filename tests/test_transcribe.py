@@ -114,7 +114,8 @@ def test_a_loose_file_gives_a_documented_transcript_with_sane_timestamps(home: P
     assert doc["audio"] == "conversation.mp3" and doc["language"] == "en"
     assert doc["duration"] == pytest.approx(30.0, abs=0.1)
     assert doc["model"] == {"name": "tiny.en", "sha256": models.REGISTRY["tiny.en"].sha256,
-                            "settings": {"beam_size": 1, "batch_size": 8, "vad": True, "language": "en", "threads": 1}}
+                            "settings": {"beam_size": 1, "batch_size": 8, "vad": True, "language": "en", "threads": 1,
+                                         "compute_type": "int8"}}
     segments = doc["segments"]
     assert segments and all(s["speaker"] is None and s["flags"] == [] for s in segments)
     bounds = [t for s in segments for t in (s["start"], s["end"])]
@@ -131,6 +132,23 @@ def test_sequential_decoding_gives_whispers_shorter_segments(home: Path, tmp_pat
     bounds = [t for s in segments for t in (s["start"], s["end"])]
     assert bounds == sorted(bounds) and bounds[-1] <= 30.0
     assert wer([fixture_references()["conversation.mp3"]], [" ".join(s["text"] for s in segments)]) <= 25
+
+
+def test_float32_is_recorded_and_an_unknown_compute_type_is_a_config_error(home: Path, tmp_path: Path,
+                                                                          set_config) -> None:
+    set_config(transcribe={"compute_type": "float32"})
+    out = tmp_path / "out.json"
+    assert podbrief("transcribe", str(SPEECH / "conversation.mp3"), "-o", str(out)).exit_code == 0
+    doc = read_json(out)
+    assert doc["model"]["settings"]["compute_type"] == "float32"
+    assert wer([fixture_references()["conversation.mp3"]], [" ".join(s["text"] for s in doc["segments"])]) <= 25
+
+    set_config(transcribe={"compute_type": "float16"})
+    result = podbrief("transcribe", str(SPEECH / "conversation.mp3"), "-o", str(tmp_path / "other.json"))
+    assert result.exit_code == ExitStatus.CONFIG
+    assert result.stderr == ("podbrief: error: transcribe.compute_type: expected one of int8, float32, "
+                             "got 'float16'\n")
+    assert not (tmp_path / "other.json").exists()
 
 
 @pytest.mark.parametrize("fmt", ["txt", "srt", "vtt"])

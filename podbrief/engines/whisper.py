@@ -5,11 +5,11 @@ We run Silero VAD ourselves and pack the speech into contiguous windows of at mo
 segment timestamps need no remapping, a window that loops can be re-decoded alone,
 and progress is reported as windows finish.
 
-Batched decoding runs without timestamp tokens: with them, tiny.en often ended a
-window early and the batched pipeline (which never re-seeks) lost the rest; on the
-21-minute benchmark episode that doubled the WER (23% against 13%). So a batched
-window is one segment. The encoder's fixed 30 s input dominates the cost, which is
-why windows are packed as full as the pauses allow.
+Batched decoding runs without timestamp tokens: with them, tiny.en ended a third of
+the windows early and the batched pipeline (which never re-seeks) lost the rest; on the
+21-minute benchmark episode the WER rose from 15.7% to 19.3%. So a batched window is one
+segment. The encoder's fixed 30 s input dominates the cost, which is why windows are
+packed as full as the pauses allow. Measurements and what else was tried: docs/transcribe.md.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class Settings:
     vad: bool = True
     language: str | None = "en"  # None = detect
     threads: int = 1  # CTranslate2 threads
+    compute_type: str = "int8"  # or "float32": more accurate on hard audio, about a third slower
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -108,9 +109,9 @@ def speech_windows(audio: np.ndarray, vad: bool) -> list[Window]:
     # VAD runs block by block: on a whole 3-hour file its copies of the audio take gigabytes. A
     # region cut at a block boundary costs nothing, because packing rejoins it in one window.
     # Splitting at pauses of 100 ms gives small regions that pack windows fuller. On the benchmark
-    # episode: 47 windows instead of 51 at 160 ms (faster-whisper's batched default), 8% faster,
-    # but WER 15.7% instead of 13.2% (more windows end inside a phrase). 100 ms is what keeps
-    # tiny.en at 35x real time; both are far better than faster-whisper's defaults (24.5%).
+    # episode: 47 windows instead of 51 at 160 ms (faster-whisper's batched default), 3-8% faster,
+    # WER 15.7% instead of 13.2%. 100 ms is what keeps tiny.en near 35x real time; both are far
+    # better than faster-whisper's defaults (24.5%).
     options = VadOptions(max_speech_duration_s=WINDOW_SECONDS, min_silence_duration_ms=VAD_MIN_SILENCE_MS)
     block = VAD_BLOCK_SECONDS * SAMPLE_RATE
     regions = [(offset + r["start"], offset + r["end"]) for offset in range(0, audio.size, block)
@@ -196,7 +197,8 @@ class WhisperEngine:
     def __init__(self, model: str | Path, settings: Settings):
         self.settings = settings
         try:
-            self.model = WhisperModel(str(model), device="cpu", compute_type="int8", cpu_threads=settings.threads)
+            self.model = WhisperModel(str(model), device="cpu", compute_type=settings.compute_type,
+                                      cpu_threads=settings.threads)
         except Exception as exc:
             raise ModelError(f"cannot load whisper model {model}: {exc}") from None
         self.pipeline = BatchedInferencePipeline(self.model)

@@ -30,7 +30,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from podbrief import models
 from podbrief.config import Config
 from podbrief.engines.whisper import SAMPLE_RATE, Settings, WhisperEngine, load_audio
-from podbrief.errors import InputError, PodbriefError
+from podbrief.errors import ConfigError, InputError, PodbriefError
 from podbrief.formats import transcripts
 from podbrief.stages import Budget, StageReport
 from podbrief.store import Index, Paths, atomic_write_json, read_json, utcnow
@@ -55,10 +55,17 @@ def is_episode_id(name: str) -> bool:
     return bool(re.fullmatch(r"[0-9a-f]{16}", name)) and not Path(name).exists()
 
 
+COMPUTE_TYPES = ("int8", "float32")
+
+
 def settings(config: Config) -> Settings:
     section = config["transcribe"]
+    if section["compute_type"] not in COMPUTE_TYPES:
+        raise ConfigError(f"transcribe.compute_type: expected one of {', '.join(COMPUTE_TYPES)}, "
+                          f"got {section['compute_type']!r}")
     return Settings(beam_size=max(section["beam_size"], 1), batch_size=max(section["batch_size"], 1),
-                    vad=section["vad"], language=section["language"] or None, threads=section["threads"])
+                    vad=section["vad"], language=section["language"] or None, threads=section["threads"],
+                    compute_type=section["compute_type"])
 
 
 def worker_count(config: Config, jobs: int) -> int:
