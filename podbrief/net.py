@@ -26,7 +26,7 @@ import httpx
 from podbrief import __version__
 from podbrief.config import Config
 from podbrief.errors import NetworkError
-from podbrief.store import replace_file
+from podbrief.store import atomic_write_text, replace_file
 
 MAX_REDIRECTS = 5
 REDIRECT_CODES = {301, 302, 303, 307, 308}
@@ -132,6 +132,30 @@ def _content_length(response: httpx.Response) -> int | None:
     return int(value) if value.isdigit() else None
 
 
+def _validator(response: httpx.Response) -> str | None:
+    """What If-Range may carry for this response: a strong ETag, else Last-Modified (RFC 9110 13.1.5)."""
+    etag = response.headers.get("etag", "")
+    if etag and not etag.startswith("W/"):
+        return etag
+    return response.headers.get("last-modified") or None
+
+
+def _validator_file(partial: Path) -> Path:
+    return partial.with_name(partial.name + ".validator")
+
+
+def _discard(partial: Path) -> None:
+    """Forget a partial download and its validator."""
+    partial.unlink(missing_ok=True)
+    _validator_file(partial).unlink(missing_ok=True)
+
+
+def _finish(partial: Path, dest: Path) -> None:
+    """Move a complete partial download into place."""
+    replace_file(partial, dest)
+    _validator_file(partial).unlink(missing_ok=True)
+
+
 class Client:
     """An httpx client with podbrief's caps and checks. Use as a context manager."""
 
@@ -233,33 +257,43 @@ class Client:
         """Stream `url` into `dest` via `dest.partial`, resuming a previous partial download with Range.
 
         The file is renamed into place only once its length matches what the server announced;
-        an interrupted download keeps its `.partial` for the next run. A file over the audio cap is refused.
+        an interrupted download keeps its `.partial` for the next run. The resume carries
+        If-Range with the first response's validator, kept in `.partial.validator`, so a file
+        that changed on the server in between (dynamically inserted ads do that) is sent whole
+        instead of being spliced onto the old bytes. A file over the audio cap is refused.
         """
         partial = dest.with_name(dest.name + ".partial")
+        validator_file = _validator_file(partial)
         have = partial.stat().st_size if partial.exists() else 0
         headers = {"Accept-Encoding": "identity"}
         if have:
             headers["Range"] = f"bytes={have}-"
+            if validator_file.exists():
+                headers["If-Range"] = validator_file.read_text(encoding="utf-8")
         with self._open(url, headers) as (response, _, deadline):
             final = str(response.url)
             start, total = _content_range(response)
             if response.status_code == 416 and have:
                 if total == have:  # the partial file was already complete
-                    replace_file(partial, dest)
+                    _finish(partial, dest)
                     return
-                partial.unlink()  # the partial does not match the server's file: start over
+                _discard(partial)  # the partial does not match the server's file: start over
                 return self.download(url, dest, progress)
             self._raise_for_status(response, final)
             if response.status_code == 206:
                 if start != have:
-                    partial.unlink(missing_ok=True)
+                    _discard(partial)
                     raise NetworkError(f"{final}: the server resumed at byte {start}, not {have}; "
                                        "the next run starts over")
                 mode = "ab"
-            else:  # the server ignored Range: start from scratch
+            else:  # a fresh download, or the server ignored Range or the file changed: start from scratch
                 mode, have, total = "wb", 0, _content_length(response)
+                _discard(partial)
+                validator = _validator(response)
+                if validator:
+                    atomic_write_text(validator_file, validator)
             if total is not None and total > self.audio_max_bytes:
-                partial.unlink(missing_ok=True)
+                _discard(partial)
                 raise TooLarge(f"{final}: larger than the {megabytes(self.audio_max_bytes)} audio cap")
             try:
                 with open(partial, mode) as handle:
@@ -274,8 +308,8 @@ class Client:
                         handle.flush()
                         os.fsync(handle.fileno())
             except TooLarge:  # it will never fit: keep nothing to resume
-                partial.unlink(missing_ok=True)
+                _discard(partial)
                 raise
         if total is not None and have != total:
             raise NetworkError(f"{final}: incomplete download ({have} of {total} bytes); the next run resumes it")
-        replace_file(partial, dest)
+        _finish(partial, dest)

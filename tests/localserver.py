@@ -9,7 +9,7 @@ Used through the `server` fixture in conftest.py:
         assert [r.path for r in server.requests] == ["/feed.xml", "/ep1.mp3"]
 
 Files are served from `server.root` (a fresh temp dir) with an ETag, a Last-Modified,
-conditional GET (304) and `Range` (206/416) support. `server.route(path, ...)` makes one
+conditional GET (304) and `Range` (206/416, honouring If-Range) support. `server.route(path, ...)` makes one
 path misbehave; see `Route` for the knobs (status codes, redirects, slow or dripping
 bodies, connections closed early, generated bodies of any size, no Content-Length).
 Every request is logged in `server.requests` (method, path, lower-cased headers).
@@ -142,6 +142,9 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                 self._head(304, None, route, validators)
                 return
             start = self._range_start() if route.ranges else None
+            if_range = self.headers.get("If-Range")
+            if if_range and if_range not in validators.values():
+                start = None  # the file changed since the client's first request: send it whole
             if start is not None and start >= len(data):
                 self._head(416, 0, route, {"Content-Range": f"bytes */{len(data)}"})
                 return

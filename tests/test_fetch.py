@@ -230,7 +230,8 @@ def test_truncated_audio_fails_the_episode_and_the_next_run_resumes(server, home
     (meta,) = episodes(home)
     folder = home / "episodes" / meta["id"]
     assert meta["fetched_at"] is None and meta["audio_file"] is None
-    assert sorted(path.name for path in folder.iterdir()) == ["audio.mp3.partial", "episode.json"]
+    assert sorted(path.name for path in folder.iterdir()) == ["audio.mp3.partial", "audio.mp3.partial.validator",
+                                                               "episode.json"]
     with Index(Paths(home)) as index:
         assert index.episode(meta["id"])["failed_stage"] == "fetch"
     server.unroute("show-1.mp3")

@@ -204,6 +204,35 @@ def test_truncated_audio_is_not_complete_and_resumes_later(server, tmp_path):
     assert (tmp_path / "audio.mp3").read_bytes() == AUDIO
 
 
+def test_a_resume_carries_if_range_so_a_changed_file_is_not_spliced(server, tmp_path):
+    url = server.add("ep.mp3", AUDIO)
+    server.route("ep.mp3", close_after=100_000)
+    with client() as http:
+        with pytest.raises(NetworkError, match="connection closed early"):
+            http.download(url, tmp_path / "audio.mp3")
+        validator = (tmp_path / "audio.mp3.partial.validator").read_text()
+        assert validator.startswith('"')  # the first response's strong ETag
+
+        server.unroute("ep.mp3")
+        http.download(url, tmp_path / "audio.mp3")  # unchanged: resumed
+        assert server.requests[-1].headers["if-range"] == validator
+        assert server.requests[-1].headers["range"] == "bytes=100000-"
+        assert (tmp_path / "audio.mp3").read_bytes() == AUDIO
+        assert not (tmp_path / "audio.mp3.partial.validator").exists()
+
+        (tmp_path / "audio.mp3").unlink()
+        server.route("ep.mp3", close_after=100_000)
+        with pytest.raises(NetworkError, match="connection closed early"):
+            http.download(url, tmp_path / "audio.mp3")
+        changed = bytes(reversed(AUDIO))  # same length, other bytes: a new ad was inserted
+        server.add("ep.mp3", changed)
+        server.unroute("ep.mp3")
+        http.download(url, tmp_path / "audio.mp3")
+    assert server.requests[-1].headers["range"] == "bytes=100000-"
+    assert (tmp_path / "audio.mp3").read_bytes() == changed  # sent whole, not spliced onto the old start
+    assert not (tmp_path / "audio.mp3.partial.validator").exists()
+
+
 def test_a_short_body_without_an_error_is_caught_by_the_length_check(server, tmp_path):
     # Content-Range announces more than the server sends, on a body delimited by closing the connection.
     (tmp_path / "audio.mp3.partial").write_bytes(AUDIO[:10])
