@@ -3,7 +3,8 @@
 Every request goes through `Client`, which enforces what a feed publisher must not
 be able to abuse: http/https only; redirects followed by hand (at most 5), each one
 re-checked; private, loopback and link-local targets refused unless
-`network.allow_private`; connect/read timeouts plus a cap on the total time; and
+`network.allow_private` (checked on the resolved name, and again on the address each
+connection reached, which defeats DNS rebinding); connect/read timeouts plus a cap on the total time; and
 byte caps on what is actually received (a declared Content-Length is only an early
 refusal, because it can lie).
 """
@@ -16,6 +17,7 @@ import os
 import re
 import socket
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +99,31 @@ def check_target(url: str, allow_private: bool) -> None:
         if not _is_public(address):
             raise NetworkError(f"{url}: refusing to connect to non-public address {address} "
                                "(set network.allow_private: true for LAN feeds)")
+
+
+def via_proxy(url: str) -> bool:
+    """True when the environment routes `url` through a proxy (HTTP(S)_PROXY/ALL_PROXY, minus NO_PROXY),
+    as httpx does with its default trust_env."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    return bool(proxies.get(parts.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass_environment(
+        parts.hostname or "", proxies)
+
+
+def check_peer(response: httpx.Response, url: str, allow_private: bool) -> None:
+    """Refuse a response whose connection reached a non-public address, before its body is read.
+
+    `check_target` resolves the host before the request, and httpx resolves it again to
+    connect: a DNS answer that changes in between (DNS rebinding) is caught here, on the
+    address the socket actually connected to.
+    """
+    if allow_private or via_proxy(url):  # through a proxy, the peer is the proxy (which resolves the name)
+        return
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if peer and not _is_public(ipaddress.ip_address(str(peer[0]).split("%")[0])):
+        raise NetworkError(f"{url}: refusing to connect to non-public address {peer[0]} "
+                           "(set network.allow_private: true for LAN feeds)")
 
 
 def _describe(exc: httpx.HTTPError) -> str:
@@ -194,6 +221,11 @@ class Client:
             check_target(url, self.allow_private)
             with _errors(url):
                 response = self.http.send(self.http.build_request("GET", url, headers=headers), stream=True)
+            try:
+                check_peer(response, url, self.allow_private)
+            except NetworkError:
+                response.close()
+                raise
             if response.status_code not in REDIRECT_CODES:
                 try:
                     yield response, (url if permanent and len(visited) > 1 else None), deadline

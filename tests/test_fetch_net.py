@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import gzip
 import os
+import socket
 import time
 
 import pytest
 
 from podbrief import config as configmod
 from podbrief.errors import NetworkError
-from podbrief.net import Client, HTTPStatusError, check_target
+from podbrief.net import Client, HTTPStatusError, check_target, via_proxy
 
 
 def client(**network) -> Client:
@@ -116,6 +117,35 @@ def test_the_local_server_itself_is_refused_without_the_opt_out(server):
     with client(allow_private=False) as http, pytest.raises(NetworkError, match="non-public address 127.0.0.1"):
         http.get(server.add("feed.xml", b"<rss/>"))
     assert server.requests == []
+
+
+def test_dns_rebinding_to_a_private_address_is_caught_on_the_connection(server, monkeypatch):
+    """The name resolves to a public address when checked, then to 127.0.0.1 when httpx connects."""
+    real = socket.getaddrinfo
+    lookups = []
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "rebind.example":
+            return real(host, port, *args, **kwargs)
+        lookups.append(host)
+        return real("93.184.216.34" if len(lookups) == 1 else "127.0.0.1", port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    url = server.add("feed.xml", b"<rss/>").replace("127.0.0.1", "rebind.example")
+    with client(allow_private=False) as http, pytest.raises(NetworkError, match="non-public address 127.0.0.1"):
+        http.get(url)
+    assert len(lookups) == 2
+
+
+def test_behind_a_proxy_the_peer_is_the_proxy_and_is_not_checked(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    assert not via_proxy("https://example.com/feed")
+    monkeypatch.setenv("HTTPS_PROXY", "http://10.0.0.1:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    assert via_proxy("https://example.com/feed")
+    assert not via_proxy("http://example.com/feed") and not via_proxy("https://internal.example/feed")
 
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "streamed"])
