@@ -4,9 +4,9 @@ Every request goes through `Client`, which enforces what a feed publisher must n
 be able to abuse: http/https only; redirects followed by hand (at most 5), each one
 re-checked; private, loopback and link-local targets refused unless
 `network.allow_private` (checked on the resolved name, and again on the address each
-connection reached, which defeats DNS rebinding); connect/read timeouts plus a cap on the total time; and
-byte caps on what is actually received (a declared Content-Length is only an early
-refusal, because it can lie).
+connection reached, which defeats DNS rebinding); connect/read timeouts plus a cap on
+the total time; and byte caps on what is actually received (a declared Content-Length
+is only an early refusal, because it can lie).
 """
 
 from __future__ import annotations
