@@ -6,6 +6,7 @@ import gzip
 import os
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -220,46 +221,38 @@ def test_a_partial_longer_than_the_file_starts_over(server, tmp_path):
     assert [request.headers.get("range") for request in server.requests] == [f"bytes={len(AUDIO) + 4}-", None]
 
 
-def test_truncated_audio_is_not_complete_and_resumes_later(server, tmp_path):
-    url = server.add("ep.mp3", AUDIO)
+def _interrupt(server, http: Client, url: str, dest: Path) -> None:
+    """Download `url` (served as ep.mp3) with the connection cut after 100,000 bytes."""
     server.route("ep.mp3", close_after=100_000)
+    with pytest.raises(NetworkError, match="ep.mp3: connection closed early"):
+        http.download(url, dest)
+    server.unroute("ep.mp3")
+
+
+def test_truncated_audio_is_not_complete_and_resumes_later_with_if_range(server, tmp_path):
+    url, dest = server.add("ep.mp3", AUDIO), tmp_path / "audio.mp3"
     with client() as http:
-        with pytest.raises(NetworkError, match="ep.mp3: connection closed early"):
-            http.download(url, tmp_path / "audio.mp3")
-        assert not (tmp_path / "audio.mp3").exists()
+        _interrupt(server, http, url, dest)
+        assert not dest.exists()
         assert (tmp_path / "audio.mp3.partial").read_bytes() == AUDIO[:100_000]
-        server.unroute("ep.mp3")
-        http.download(url, tmp_path / "audio.mp3")
-    assert server.requests[-1].headers["range"] == "bytes=100000-"
-    assert (tmp_path / "audio.mp3").read_bytes() == AUDIO
-
-
-def test_a_resume_carries_if_range_so_a_changed_file_is_not_spliced(server, tmp_path):
-    url = server.add("ep.mp3", AUDIO)
-    server.route("ep.mp3", close_after=100_000)
-    with client() as http:
-        with pytest.raises(NetworkError, match="connection closed early"):
-            http.download(url, tmp_path / "audio.mp3")
         validator = (tmp_path / "audio.mp3.partial.validator").read_text()
         assert validator.startswith('"')  # the first response's strong ETag
-
-        server.unroute("ep.mp3")
-        http.download(url, tmp_path / "audio.mp3")  # unchanged: resumed
-        assert server.requests[-1].headers["if-range"] == validator
-        assert server.requests[-1].headers["range"] == "bytes=100000-"
-        assert (tmp_path / "audio.mp3").read_bytes() == AUDIO
-        assert not (tmp_path / "audio.mp3.partial.validator").exists()
-
-        (tmp_path / "audio.mp3").unlink()
-        server.route("ep.mp3", close_after=100_000)
-        with pytest.raises(NetworkError, match="connection closed early"):
-            http.download(url, tmp_path / "audio.mp3")
-        changed = bytes(reversed(AUDIO))  # same length, other bytes: a new ad was inserted
-        server.add("ep.mp3", changed)
-        server.unroute("ep.mp3")
-        http.download(url, tmp_path / "audio.mp3")
+        http.download(url, dest)
     assert server.requests[-1].headers["range"] == "bytes=100000-"
-    assert (tmp_path / "audio.mp3").read_bytes() == changed  # sent whole, not spliced onto the old start
+    assert server.requests[-1].headers["if-range"] == validator
+    assert dest.read_bytes() == AUDIO
+    assert not (tmp_path / "audio.mp3.partial.validator").exists()
+
+
+def test_a_file_that_changed_since_the_partial_is_fetched_whole_not_spliced(server, tmp_path):
+    url, dest = server.add("ep.mp3", AUDIO), tmp_path / "audio.mp3"
+    changed = bytes(reversed(AUDIO))  # same length, other bytes: as when a new ad is inserted
+    with client() as http:
+        _interrupt(server, http, url, dest)
+        server.add("ep.mp3", changed)
+        http.download(url, dest)
+    assert server.requests[-1].headers["range"] == "bytes=100000-"  # asked to resume; the server said no
+    assert dest.read_bytes() == changed
     assert not (tmp_path / "audio.mp3.partial.validator").exists()
 
 
