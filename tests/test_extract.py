@@ -277,6 +277,14 @@ def test_a_good_reply_with_trailing_junk_is_cleaned_and_completed():
     assert draft.topics == ["higher education", "finance", "reserves"]
 
 
+def test_the_insight_stops_at_a_sentence_fragment():
+    reply = (" argues that university savings are mostly buildings rather than cash. Reports suggest operating cash "
+             "matters more. warns of consequences, predicts a crisis. The end is fine.")
+    draft = writer.write(FakeEngine([reply]), PASSAGE, "Bethan Owen")
+    assert draft.text == ("Bethan Owen argues that university savings are mostly buildings rather than cash. Reports "
+                          "suggest operating cash matters more.")
+
+
 @pytest.mark.parametrize("text, kind", [
     ("Maria Lopez reports that towns with protected bike lanes saw 40% fewer cyclist injuries.", "data point"),
     ("Tom Reed predicts that electricity prices will fall by half as solar keeps getting cheaper.", "prediction"),

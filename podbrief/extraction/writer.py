@@ -17,7 +17,7 @@ from typing import Protocol
 from podbrief.engines.llm import neutralize
 from podbrief.extraction import grounding, passages
 
-PROMPT_VERSION = "2026-11-26.1"
+PROMPT_VERSION = "2026-11-26.2"
 MAX_SENTENCES = 3
 MIN_WORDS = 15
 MAX_TOPICS = 3
@@ -83,7 +83,11 @@ def clean_text(raw: str, speaker: str) -> str:
     name = re.escape(speaker)
     line = re.sub(rf"^{name}\s*(?:,\s*(?:a|an|the|who)\b[^,]{{1,80}},|\((?:a|an|the)\b[^)]{{1,80}}\))\s*",
                   f"{speaker} ", line)
-    complete = [s for s in passages.sentences(line) if s.endswith((".", "!", "?"))]
+    complete: list[str] = []
+    for sentence in passages.sentences(line):
+        if not sentence.endswith((".", "!", "?")) or (complete and not re.match(r"[\"'(]?[A-Z0-9]", sentence)):
+            break  # the reply's cut-off end, or a fragment ("... a national problem. warns of ..."): stop there
+        complete.append(sentence)
     text = " ".join(complete[:MAX_SENTENCES])
     if re.search(r"<\s*/?\s*passage|\b(?:first line|main point|this passage)\b", text, re.IGNORECASE):
         raise Rejected("invalid", "it repeats the prompt's markup")
