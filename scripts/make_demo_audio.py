@@ -5,9 +5,12 @@ Developer tool, not used at run time: it needs espeak-ng (`apt-get install espea
 and PyAV (installed with faster-whisper). Each excerpt is a few turns of a real
 debate from the QMSum validation split (MIT; see podbrief/demo/SOURCES.md). Every
 speaker gets their own espeak-ng voice; a short host intro names the speakers so
-the extract stage can attribute insights. Output, committed to the repo:
+the extract stage can attribute insights. Shows marked "transcripts" also publish a
+WebVTT transcript with speaker names, as many hosts do (Podcasting 2.0), so the demo
+shows both the ASR path and the publisher-transcript path. Output, committed to the repo:
 
     podbrief/demo/audio/<slug>.mp3     16 kHz mono MP3 (small: the set stays under 2 MB)
+    podbrief/demo/transcripts/<slug>.vtt   the publisher transcript, for shows with "transcripts"
     podbrief/demo/shows.json           shows, episodes, persons and descriptions for the demo feeds
 
 Usage: python scripts/make_demo_audio.py [--qmsum /work/shared/data/qmsum/val]
@@ -25,6 +28,8 @@ from pathlib import Path
 
 import av
 import numpy as np
+
+from podbrief.formats import transcripts
 
 OUT_DIR = Path(__file__).resolve().parent.parent / "podbrief" / "demo"
 SAMPLE_RATE = 16000
@@ -74,6 +79,7 @@ SHOWS = [
         "title": "The Care Crisis",
         "host": "Rhian Evans",
         "description": "How the pandemic exposed the state of care for older people, one hard exchange at a time.",
+        "transcripts": True,
         "episodes": [
             {
                 "slug": "national-standards",
@@ -126,16 +132,34 @@ def clean(text: str) -> str:
     return text.replace("—", ", ").replace("’", "'").strip()
 
 
-def build_episode(show: dict, episode: dict, qmsum: Path, audio_dir: Path) -> dict:
+def cues(text: str, speaker: str, start: float, end: float) -> list[dict]:
+    """One transcript segment per sentence, timed by its share of the turn's characters."""
+    sentences = [s for s in re.split(r"(?<=[.!?])(?<!Mr\.)(?<!Mrs\.)(?<!Ms\.)(?<!Dr\.)(?<!Hon\.)\s+", text) if s]
+    total, done, segments = sum(len(s) for s in sentences), 0, []
+    for sentence in sentences:
+        first = start + (end - start) * done / total
+        done += len(sentence)
+        segments.append({"start": round(first, 2), "end": round(start + (end - start) * done / total, 2),
+                         "text": sentence, "speaker": speaker})
+    return segments
+
+
+def build_episode(show: dict, episode: dict, qmsum: Path, out_dir: Path) -> dict:
     turns = json.loads((qmsum / episode["source"]).read_text(encoding="utf-8"))["meeting_transcripts"]
     first, last = episode["turns"]
     pause = np.zeros(int(PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
-    pieces = [speak(episode["intro"], HOST_VOICE), pause]
+    spoken = [(show["host"], episode["intro"], HOST_VOICE)]
     for turn in turns[first:last + 1]:
-        _, _, voice = episode["speakers"][turn["speaker"]]
-        pieces += [speak(clean(turn["content"]), voice), pause]
+        name, _, voice = episode["speakers"][turn["speaker"]]
+        spoken.append((name, clean(turn["content"]), voice))
+    pieces, segments, at = [], [], 0.0
+    for name, text, voice in spoken:
+        speech = speak(text, voice)
+        segments += cues(text, name, at, at + len(speech) / SAMPLE_RATE)
+        pieces += [speech, pause]
+        at += (len(speech) + len(pause)) / SAMPLE_RATE
     samples = np.concatenate(pieces)
-    audio = audio_dir / f"{episode['slug']}.mp3"
+    audio = out_dir / "audio" / f"{episode['slug']}.mp3"
     encode_mp3(samples, audio)
     persons = [{"name": show["host"], "role": "host"}]
     for name, role, _ in episode["speakers"].values():
@@ -150,10 +174,17 @@ def build_episode(show: dict, episode: dict, qmsum: Path, audio_dir: Path) -> di
                        "read by synthetic voices.",
         "persons": persons,
         "audio": audio.name,
+        "transcript": write_transcript(segments, out_dir / "transcripts" / f"{episode['slug']}.vtt")
+        if show.get("transcripts") else None,
         "bytes": audio.stat().st_size,
         "duration": round(len(samples) / SAMPLE_RATE, 1),
         "age_hours": episode["age_hours"],
     }
+
+
+def write_transcript(segments: list[dict], path: Path) -> str:
+    path.write_text(transcripts.to_vtt({"segments": segments}), encoding="utf-8")
+    return path.name
 
 
 def main() -> None:
@@ -161,11 +192,11 @@ def main() -> None:
     parser.add_argument("--qmsum", type=Path, default=Path("/work/shared/data/qmsum/val"),
                         help="the QMSum validation split (directory of JSON files)")
     args = parser.parse_args()
-    audio_dir = OUT_DIR / "audio"
-    audio_dir.mkdir(parents=True, exist_ok=True)
+    for folder in ("audio", "transcripts"):
+        (OUT_DIR / folder).mkdir(parents=True, exist_ok=True)
     shows = []
     for show in SHOWS:
-        episodes = [build_episode(show, episode, args.qmsum, audio_dir) for episode in show["episodes"]]
+        episodes = [build_episode(show, episode, args.qmsum, OUT_DIR) for episode in show["episodes"]]
         shows.append({key: show[key] for key in ("slug", "title", "host", "description")} | {"episodes": episodes})
         for episode in episodes:
             print(f"{episode['audio']}: {episode['duration']:.0f} s, {episode['bytes'] / 1000:.0f} kB")

@@ -1,7 +1,8 @@
 """End to end with real models: add a feed served by the local HTTP server -> today -> the brief.
 
 Two feeds carry the three bundled demo episodes (7.7 minutes of espeak-ng speech on care
-for seniors), transcribed by tiny.en and extracted by the default GGUF (Qwen 0.5B): the
+for seniors), two transcribed by tiny.en and one from its publisher's WebVTT transcript,
+and extracted by the default GGUF (Qwen 0.5B): the
 smallest one (smollm2-135m) extracts no valid insight from them, so it cannot show that
 grounding and related groups work. About a minute on two cores. `podbrief demo` itself,
 the same work through its own server, is the slow test at the end.
@@ -46,6 +47,8 @@ def test_add_feed_then_today_makes_a_grounded_brief_with_related_groups(home, se
     for show in demo.shows():
         for episode in show["episodes"]:
             server.add(f"audio/{episode['audio']}", demo.audio(episode["audio"]))
+            if episode["transcript"]:
+                server.add(f"transcripts/{episode['transcript']}", demo.transcript(episode["transcript"]))
             served.append(episode["title"])
         url = server.add(f"{show['slug']}.xml", demo.feed_xml(show, server.base_url, now))
         assert runner.invoke(app, ["add", url]).exit_code == 0
@@ -62,6 +65,11 @@ def test_add_feed_then_today_makes_a_grounded_brief_with_related_groups(home, se
         assert all(r["episode"]["id"] != item["insight"]["episode"]["id"] for r in item["related"])
         assert item["insight"]["quote"]["link"].startswith(f"{server.base_url}/audio/")
     check_grounded(brief, home)
+    # The Care Crisis publishes a WebVTT transcript with speaker names: no ASR, and named speakers.
+    care = [item["insight"] for item in brief["items"] if item["insight"]["episode"]["show"] == "The Care Crisis"]
+    assert care and {insight["speaker"] for insight in care} <= {"Don Davies", "Patty Hajdu", "Rhian Evans"}
+    sources = {json.loads(path.read_text())["source"] for path in (home / "episodes").glob("*/transcript.json")}
+    assert sources == {"asr", "publisher"}
 
     again = runner.invoke(app, ["today"])
     assert again.exit_code == ExitStatus.NOTHING_NEW

@@ -1,6 +1,8 @@
 """The offline demo: bundled sample episodes served as real podcast feeds from 127.0.0.1.
 
-`shows.json` and `audio/*.mp3` are made by scripts/make_demo_audio.py (see SOURCES.md).
+`shows.json`, `audio/*.mp3` and `transcripts/*.vtt` are made by scripts/make_demo_audio.py
+(see SOURCES.md). One show publishes a WebVTT transcript with speaker names, so the demo
+runs both the ASR path and the publisher-transcript path.
 The feeds are built when served, with publication dates a few hours before now, so
 the demo's episodes are as fresh as a real morning's. Serving them over HTTP (not
 reading the files directly) makes the demo exercise the real fetch code.
@@ -41,6 +43,10 @@ def audio(name: str) -> bytes:
     return resources.files(__name__).joinpath("audio", name).read_bytes()
 
 
+def transcript(name: str) -> bytes:
+    return resources.files(__name__).joinpath("transcripts", name).read_bytes()
+
+
 def feed_xml(show: dict[str, Any], base_url: str, now: dt.datetime) -> bytes:
     """An RSS 2.0 podcast feed for `show` with its audio under `base_url`."""
     ET.register_namespace("itunes", ITUNES)
@@ -63,6 +69,9 @@ def feed_xml(show: dict[str, Any], base_url: str, now: dt.datetime) -> bytes:
         ET.SubElement(item, f"{{{ITUNES}}}duration").text = str(round(episode["duration"]))
         for person in episode["persons"]:
             ET.SubElement(item, f"{{{PODCAST}}}person", role=person["role"]).text = person["name"]
+        if episode["transcript"]:
+            ET.SubElement(item, f"{{{PODCAST}}}transcript", url=f"{base_url}/transcripts/{episode['transcript']}",
+                          type="text/vtt")
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(rss, encoding="utf-8", xml_declaration=False)
 
 
@@ -73,6 +82,8 @@ def site(base_url: str, now: dt.datetime) -> dict[str, tuple[str, bytes]]:
         files[f"/{show['slug']}.xml"] = ("application/rss+xml", feed_xml(show, base_url, now))
         for episode in show["episodes"]:
             files[f"/audio/{episode['audio']}"] = ("audio/mpeg", audio(episode["audio"]))
+            if episode["transcript"]:
+                files[f"/transcripts/{episode['transcript']}"] = ("text/vtt", transcript(episode["transcript"]))
     return files
 
 
