@@ -216,7 +216,7 @@ def _fail(index: Index, report: StageReport, episode_id: str, error: str) -> Non
 def _run(jobs: list[Job], model: models.ResolvedModel, config: Config, console: Console, budget: Budget,
          titles: dict[str, str]) -> Iterator[tuple[Job, dict[str, Any] | str]]:
     """Yield (job, transcript document or one-line error) as jobs finish; start none after the budget."""
-    workers, engine = worker_count(config, len(jobs)), settings(config)
+    workers, engine_settings = worker_count(config, len(jobs)), settings(config)
     with _progress(console) as bars:
         overall = bars.add_task("all episodes", total=len(jobs), rtf="")
         tasks: dict[str, TaskID] = {}
@@ -233,8 +233,8 @@ def _run(jobs: list[Job], model: models.ResolvedModel, config: Config, console: 
             elapsed = time.monotonic() - begun
             bars.update(overall, rtf=f"{sum(audio_done.values()) / elapsed:.0f}x real time" if elapsed > 0 else "")
 
-        results = (_run_here(jobs, model, engine, budget, on_progress) if workers == 1
-                   else _run_pool(jobs, model, engine, workers, budget, on_progress))
+        results = (_run_here(jobs, model, engine_settings, budget, on_progress) if workers == 1
+                   else _run_pool(jobs, model, engine_settings, workers, budget, on_progress))
         for job, outcome in results:
             bars.advance(overall)
             if job.key in tasks:
