@@ -29,6 +29,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from podbrief.extraction import passages
 from podbrief.formats import transcripts
 
 OUT_DIR = Path(__file__).resolve().parent.parent / "podbrief" / "demo"
@@ -134,7 +135,7 @@ def clean(text: str) -> str:
 
 def cues(text: str, speaker: str, start: float, end: float) -> list[dict]:
     """One transcript segment per sentence, timed by its share of the turn's characters."""
-    sentences = [s for s in re.split(r"(?<=[.!?])(?<!Mr\.)(?<!Mrs\.)(?<!Ms\.)(?<!Dr\.)(?<!Hon\.)\s+", text) if s]
+    sentences = passages.sentences(text)
     total, done, segments = sum(len(s) for s in sentences), 0, []
     for sentence in sentences:
         first = start + (end - start) * done / total
