@@ -34,6 +34,15 @@ def defaults() -> Config:
     return yaml.safe_load(example_text())
 
 
+def expect_choice(config: Config, key: str, choices: tuple[str, ...]) -> str:
+    """The value of `key` ("section.name"); ConfigError naming the key unless it is one of `choices`."""
+    section, name = key.split(".")
+    value = config[section][name]
+    if value not in choices:
+        raise ConfigError(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def _key_lines(text: str) -> dict[str, int]:
     """Map dotted keys ("rank.top") to their 1-based line numbers in a YAML document."""
     lines: dict[str, int] = {}

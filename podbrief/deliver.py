@@ -14,7 +14,7 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 from podbrief import render
-from podbrief.config import Config
+from podbrief.config import Config, expect_choice
 from podbrief.errors import ConfigError, DeliveryError
 
 DELIVERY = ("none", "email")
@@ -35,16 +35,13 @@ def build_message(brief: render.Brief, sender: str, to: list[str]) -> EmailMessa
 
 def check(config: Config) -> None:
     """Raise ConfigError now, before any work, if the delivery settings cannot work."""
-    method = config["brief"]["deliver"]
-    if method not in DELIVERY:
-        raise ConfigError(f"brief.deliver: expected one of {', '.join(DELIVERY)}, got {method!r}")
-    if method == "email":
-        _check_email(config["email"])
+    if expect_choice(config, "brief.deliver", DELIVERY) == "email":
+        _check_email(config)
 
 
-def _check_email(email: dict[str, Any]) -> None:
-    if email["security"] not in SECURITY:
-        raise ConfigError(f"email.security: expected one of {', '.join(SECURITY)}, got {email['security']!r}")
+def _check_email(config: Config) -> None:
+    expect_choice(config, "email.security", SECURITY)
+    email = config["email"]
     if not email["to"] or not all(isinstance(address, str) and "@" in address for address in email["to"]):
         raise ConfigError(f"email.to: expected a list of email addresses, got {email['to']!r}")
 
@@ -56,7 +53,7 @@ def _sender(email: dict[str, Any]) -> str:
 def send_email(brief: render.Brief, config: Config) -> None:
     """Send `brief` to `email.to`; any failure becomes one DeliveryError line."""
     email = config["email"]
-    _check_email(email)
+    _check_email(config)
     server = f"{email['host']}:{email['port']}"
     timeout = config["network"]["timeout"]
     context = ssl.create_default_context()

@@ -28,9 +28,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from podbrief import models
-from podbrief.config import Config
+from podbrief.config import Config, expect_choice
 from podbrief.engines.whisper import SAMPLE_RATE, Settings, WhisperEngine, load_audio
-from podbrief.errors import ConfigError, InputError, PodbriefError
+from podbrief.errors import InputError, PodbriefError
 from podbrief.formats import transcripts
 from podbrief.stages import Budget, StageReport
 from podbrief.store import Index, Paths, atomic_write_json, read_json, utcnow
@@ -60,12 +60,9 @@ COMPUTE_TYPES = ("int8", "float32")
 
 def settings(config: Config) -> Settings:
     section = config["transcribe"]
-    if section["compute_type"] not in COMPUTE_TYPES:
-        raise ConfigError(f"transcribe.compute_type: expected one of {', '.join(COMPUTE_TYPES)}, "
-                          f"got {section['compute_type']!r}")
     return Settings(beam_size=max(section["beam_size"], 1), batch_size=max(section["batch_size"], 1),
                     vad=section["vad"], language=section["language"] or None, threads=section["threads"],
-                    compute_type=section["compute_type"])
+                    compute_type=expect_choice(config, "transcribe.compute_type", COMPUTE_TYPES))
 
 
 def worker_count(config: Config, jobs: int) -> int:
