@@ -45,7 +45,7 @@ def test_segments_are_ordered_well_formed_and_keep_speakers(path: Path) -> None:
 
 
 def test_all_four_formats_of_one_dialogue_parse_to_the_same_segments() -> None:
-    parsed = {fmt: parse(FIXTURES / f"dialogue.{fmt}") for fmt in transcripts.PUBLISHER_FORMATS}
+    parsed = {fmt: parse(FIXTURES / f"dialogue.{fmt}") for fmt in ("vtt", "srt", "json", "html")}
     assert parsed["vtt"] == parsed["srt"] == parsed["json"] == parsed["html"]
     assert [(s["speaker"], s["text"]) for s in parsed["vtt"]] == [
         ("Alice", "Welcome to the show. Today we talk about batteries & grids."),
@@ -134,3 +134,29 @@ def _regenerate() -> None:
 
 if __name__ == "__main__" and sys.argv[1:] == ["--regenerate"]:
     _regenerate()
+
+
+PODCAST = Path(__file__).parent / "fixtures" / "podcasts" / "practical-ai-276-excerpt.md"
+
+
+def test_a_markdown_transcript_keeps_speakers_and_interpolates_times_between_stamps() -> None:
+    segments = transcripts.parse_publisher(PODCAST)
+    speakers = {s["speaker"] for s in segments}
+    assert speakers == {"Daniel Whitenack", "Nestor Maslej"}
+    assert segments[0]["text"].startswith("Welcome to another episode of Practical AI.")
+    assert all(a["start"] <= a["end"] <= b["start"] + 1e-6 for a, b in itertools.pairwise(segments))
+    stamped = next(s for s in segments if s["text"].startswith("I think thinking about the cost"))
+    assert stamped["start"] == pytest.approx(10 * 60 + 2, abs=1)  # the "\[10:02\]" stamp is that word's time
+    assert all("\\[" not in s["text"] and "**" not in s["text"] for s in segments)  # markup and stamps removed
+
+
+def test_markdown_annotations_and_ad_breaks_are_not_speech() -> None:
+    text = ("**Ana Ruiz:** Hello there. \\[laughter\\] We start.\n\n**Break**: \\[01:00\\]\n\n"
+            "**Bo Li:** \\[01:00\\] After the break [unintelligible 00:01:02.10] we go on.\n\nStill Bo talking.")
+    cues = transcripts.parse_markdown(text)
+    assert [(c.speaker, c.text) for c in cues] == [
+        ("Ana Ruiz", "Hello there. We start."), ("Bo Li", "After the break we go on."), ("Bo Li", "Still Bo talking.")]
+    assert cues[1].start == pytest.approx(60.0)
+    assert cues[0].end <= cues[1].start
+    with pytest.raises(InputError):
+        transcripts.parse_markdown("no speaker labels at all")

@@ -1,4 +1,4 @@
-"""Transcripts: publisher transcript parsers (VTT, SRT, Podcasting 2.0 JSON and HTML),
+"""Transcripts: publisher transcript parsers (VTT, SRT, Podcasting 2.0 JSON and HTML, Markdown),
 the `podbrief.transcript/1` document, and exports (json, txt, srt, vtt).
 
 Every parser yields cues (start, end, text, speaker); `merge_cues` then joins a
@@ -26,7 +26,7 @@ from podbrief.errors import InputError
 from podbrief.store import read_json
 
 SCHEMA = "podbrief.transcript/1"
-PUBLISHER_FORMATS = ("vtt", "srt", "json", "html")
+PUBLISHER_FORMATS = ("vtt", "srt", "json", "html", "md")
 MAX_SEGMENT_SECONDS = 30.0
 MIN_SPLIT_SECONDS = 15.0  # past this, a segment also ends where a sentence ends
 MAX_GAP_SECONDS = 1.0
@@ -59,7 +59,7 @@ def parse_publisher(path: Path, persons: Sequence[str] = (), duration: float | N
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read transcript ({exc})") from None
-    parser = {"vtt": parse_vtt, "srt": parse_srt, "json": parse_json, "html": parse_html}[kind]
+    parser = {"vtt": parse_vtt, "srt": parse_srt, "json": parse_json, "html": parse_html, "md": parse_markdown}[kind]
     try:
         cues = parser(text)
     except InputError as exc:
@@ -150,6 +150,59 @@ def parse_html(text: str) -> list[Cue]:
     parser.feed(text)
     parser.close()
     return parser.cues
+
+
+# "**Jane Doe:** text" opens a turn; "\\[12:34\\]" (or "[01:02:03.45]") marks the time at that point;
+# "[laughter]", "[unintelligible 00:03:25.09]" are annotations, not speech.
+_MD_TURN = re.compile(r"^\*\*([^*\n]{1,80}?):?\*\*:?\s*(.*)$", re.DOTALL)
+_MD_STAMP = re.compile(r"\\?\[(?:[a-z ]*?\s)?(\d{1,2}(?::\d{2}){1,2}(?:\.\d+)?)\\?\]")
+_MD_NOTE = re.compile(r"\\?\[[^\]\n]{0,60}?\\?\]")
+WORDS_PER_SECOND = 2.5  # conversational speech, about 150 words a minute: times between stamps
+
+
+def parse_markdown(text: str) -> list[Cue]:
+    """Speaker-labelled Markdown, as Changelog and others publish: one cue per paragraph.
+
+    Most paragraphs carry no time, so times are interpolated by word count between the
+    stamps the text has, and past the last one at WORDS_PER_SECOND. "**Break**" paragraphs
+    (where the show's ads were cut) are dropped.
+    """
+    paragraphs: list[tuple[str | None, str, list[tuple[int, float]]]] = []
+    speaker: str | None = None
+    for block in re.split(r"\n\s*\n", text.strip()):
+        block = " ".join(block.split())
+        if match := _MD_TURN.match(block):
+            speaker, block = match.group(1).strip(), match.group(2)
+            if speaker.lower() == "break":
+                speaker = None
+        stamps = [(len(_MD_NOTE.sub(" ", block[:m.start()]).split()), parse_clock(m.group(1)))
+                  for m in _MD_STAMP.finditer(block)]
+        spoken = " ".join(_MD_NOTE.sub(" ", block).replace("\\", "").split())
+        paragraphs.append((speaker, spoken if speaker else "", stamps))
+    anchors: list[tuple[int, float]] = [(0, 0.0)]
+    position = 0
+    for _, spoken, stamps in paragraphs:
+        anchors += [(position + offset, seconds) for offset, seconds in stamps if seconds >= anchors[-1][1]]
+        position += len(spoken.split())
+    cues = []
+    position = 0
+    for who, spoken, _ in paragraphs:
+        count = len(spoken.split())
+        if count:
+            cues.append(Cue(_time_of(position, anchors), _time_of(position + count, anchors), spoken, who))
+        position += count
+    if not cues:
+        raise InputError("no '**Speaker:** text' paragraphs found")
+    return cues
+
+
+def _time_of(word: int, anchors: list[tuple[int, float]]) -> float:
+    """The time of the `word`-th spoken word, interpolated between stamped words."""
+    before = [a for a in anchors if a[0] <= word][-1]
+    after = next((a for a in anchors if a[0] > word), None)
+    if after is None or after[1] <= before[1]:
+        return before[1] + (word - before[0]) / WORDS_PER_SECOND
+    return before[1] + (after[1] - before[1]) * (word - before[0]) / (after[0] - before[0])
 
 
 def parse_clock(value: str) -> float:
