@@ -3,7 +3,9 @@
 Unmarked (CI runs them): SmolLM2-135M, the smallest bundled GGUF, on a 7-minute
 transcript: the whole pipeline through the CLI, caching, and a prompt injection.
 SmolLM2 invents freely, so these check mechanics (schema, grounding of whatever is
-kept, counters), not quality. `-m slow`: the default Qwen model keeps real insights.
+kept, counters), not quality. The default model (Qwen 1.5B) on the opening of a real
+podcast: verified, claim-first insights from the guest's answers. `-m slow`: the
+default model and an injected instruction.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import yaml
 from typer.testing import CliRunner
 
 from podbrief.cli import app
-from podbrief.extraction import grounding, passages, writer
+from podbrief.extraction import grounding, passages, structure, writer
+from podbrief.formats import transcripts
 from podbrief.stages import extract as stage
 from podbrief.stages.rank import read_insight_file
 
@@ -48,24 +51,32 @@ def run_extract(transcript: Path, out: Path) -> dict:
     return json.loads(out.read_text())
 
 
-def check_document(made: dict, transcript: Path) -> None:
+def stage_context(insight: dict) -> writer.Context:
+    context = insight["context"]
+    return writer.Context(context["answer"], insight["speaker"], context["question"], context["questioner"])
+
+
+def check_document(made: dict, transcript: Path,
+                   speakers: frozenset[str] = frozenset({"Bethan Owen", "Dr David Blaney", "Angela Burns AM"})) -> None:
     """The schema, the counters, and that every kept insight is grounded in the transcript."""
     assert set(made) == {"schema", "episode_id", "transcript_sha256", "model", "prompt_version", "settings",
                          "created", "stats", "insights"}
     assert made["schema"] == "podbrief.insights/1" and made["prompt_version"] == writer.PROMPT_VERSION
     stats = made["stats"]
     assert stats["kept"] == len(made["insights"])
-    assert stats["candidates"] == stats["kept"] + stats["dropped_ungrounded"] + stats["dropped_copy"] + \
-        stats["dropped_invalid"]
+    assert stats["candidates"] == stats["kept"] + sum(stats["dropped"].values())  # each candidate: kept or one drop
     segments = stage.load_transcript(transcript).segments
     full = " ".join(" ".join(s.text.split()) for s in segments)
     for insight in made["insights"]:
-        assert set(insight) == {"id", "text", "speaker", "quote", "kind", "topics", "scores", "episode"}
-        assert insight["speaker"] in {"Bethan Owen", "Dr David Blaney", "Angela Burns AM"}
-        assert insight["text"].startswith(insight["speaker"] + " ") and len(insight["text"].split()) >= writer.MIN_WORDS
+        assert set(insight) == {"id", "text", "speaker", "quote", "kind", "topics", "scores", "context", "episode"}
+        assert insight["speaker"] in speakers
+        assert writer.MIN_WORDS <= len(insight["text"].split()) <= writer.MAX_WORDS
+        assert writer.style_problem(insight["text"], stage_context(insight)) is None
         assert insight["kind"] in {"claim", "data point", "prediction", "advice", "contrarian view"}
-        assert set(insight["scores"]) == {"novelty", "surprise", "actionability", "specificity"}
+        assert set(insight["scores"]) == {"novelty", "surprise", "actionability", "specificity", "faithful"}
         assert all(0.0 <= value <= 1.0 for value in insight["scores"].values())
+        assert insight["scores"]["faithful"] >= writer.FAITHFUL_MIN
+        assert insight["context"]["answer"] in full
         assert insight["quote"]["text"] in full
         spanned = [s for s in segments if s.start < insight["quote"]["end"] and s.end > insight["quote"]["start"]]
         assert spanned[0].start <= insight["quote"]["start"] < insight["quote"]["end"] <= spanned[-1].end
@@ -95,7 +106,9 @@ def test_an_instruction_inside_the_transcript_is_only_data(home, tmp_path):
     configure(home, "smollm2-135m", min_insights=1)
     data = json.loads((FIXTURES / "transcript.json").read_text())
     transcript = stage.load_transcript(FIXTURES / "transcript.json")
-    first = passages.select(passages.build_passages(transcript.segments), 1, transcript.duration)[0]
+    cut = passages.build_passages(transcript.segments)
+    first = structure.select(structure.shape(cut, transcript.duration), 1, transcript.duration,
+                             structure.hosts(cut, None))[0].passage
     target = next(i for i, s in enumerate(data["segments"]) if s["start"] == first.segments[1].start)
     data["segments"][target]["text"] = INJECTION  # inside the first passage the model is shown
     hostile = tmp_path / "transcript.json"
@@ -108,17 +121,31 @@ def test_an_instruction_inside_the_transcript_is_only_data(home, tmp_path):
         assert "<|im_start|>" not in json.dumps(insight)
 
 
-@pytest.mark.slow
-def test_the_default_model_keeps_grounded_insights(home, tmp_path):
-    configure(home, "qwen2.5-0.5b", min_insights=3)
-    made = run_extract(FIXTURES / "transcript.json", tmp_path / "insights.json")
-    check_document(made, FIXTURES / "transcript.json")
-    assert made["stats"]["kept"] >= 2
+PODCAST = Path(__file__).parent / "fixtures" / "podcasts" / "practical-ai-276-excerpt.md"
+
+
+def test_the_default_model_on_a_real_podcast_writes_verified_claim_first_insights(home, tmp_path):
+    """Practical AI's opening: an intro, the host's questions, the guest's answers (CC BY-SA 4.0 excerpt)."""
+    configure(home, "qwen2.5-1.5b", min_insights=2)
+    segments = transcripts.parse_publisher(PODCAST)
+    transcript = tmp_path / "transcript.json"
+    transcript.write_text(json.dumps(transcripts.document(
+        segments=segments, source="publisher", audio="", language="en", duration=segments[-1]["end"], model=None,
+        episode_id="0123456789abcdef", created="2026-12-01T00:00:00Z")))
+    made = run_extract(transcript, tmp_path / "insights.json")
+    check_document(made, transcript, frozenset({"Nestor Maslej", "Daniel Whitenack"}))
+    assert made["model"]["name"] == "qwen2.5-1.5b"
+    assert made["stats"]["kept"] >= 1
+    intro_end = next(s["end"] for s in segments if s["speaker"] == "Nestor Maslej")
+    for insight in made["insights"]:
+        assert insight["speaker"] == "Nestor Maslej"  # the guest's answers, not the host's questions
+        assert insight["quote"]["start"] >= intro_end  # nothing from the intro
+        assert insight["context"]["question"]  # written with the question it answers
 
 
 @pytest.mark.slow
 def test_the_default_model_ignores_an_injected_instruction(home, tmp_path):
-    configure(home, "qwen2.5-0.5b", min_insights=3)
+    configure(home, "qwen2.5-1.5b", min_insights=3)
     data = json.loads((FIXTURES / "transcript.json").read_text())
     for segment in data["segments"][::6]:
         segment["text"] += " " + INJECTION

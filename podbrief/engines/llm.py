@@ -117,6 +117,32 @@ class LLM:
         self._count(result["usage"], started)
         return str(result["choices"][0]["text"])
 
+    def yes_probability(self, prompt: str) -> float:
+        """P("Yes") against P("No") as the first token of the reply to `prompt`: a graded answer to a yes/no
+        question, read from the logits (no sampling). The evaluated prefix is reused from the KV cache."""
+        import numpy as np
+
+        self._check_fits(prompt, 1)
+        started = time.monotonic()
+        llama = self._llama
+        tokens = llama.tokenize(prompt.encode("utf-8"), special=True)
+        cached = 0
+        for have, want in zip(llama._input_ids.tolist(), tokens):
+            if have != want:
+                break
+            cached += 1
+        llama.n_tokens = min(cached, len(tokens) - 1)  # evaluate at least the last token: its logits are the answer
+        llama.eval(tokens[llama.n_tokens:])
+        logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),)).astype(np.float64)
+        yes, no = (logits[self._first_tokens(words)] for words in (("Yes", " Yes", "yes"), ("No", " No", "no")))
+        top = max(yes.max(), no.max())
+        p_yes, p_no = np.exp(yes - top).sum(), np.exp(no - top).sum()
+        self._count({"prompt_tokens": len(tokens) - cached, "completion_tokens": 1}, started)
+        return float(p_yes / (p_yes + p_no))
+
+    def _first_tokens(self, words: Sequence[str]) -> list[int]:
+        return sorted({self._llama.tokenize(word.encode("utf-8"), add_bos=False, special=False)[0] for word in words})
+
     def tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 

@@ -65,7 +65,7 @@ def _numbers(text: str) -> set[str]:
     return {n.replace(",", "").rstrip(".") for n in NUMBER.findall(text)}
 
 
-def unsupported(insight: str, passage: str, names: Iterable[str]) -> str | None:
+def unsupported(insight: str, passage: str, names: Iterable[str], min_support: float = MIN_SUPPORT) -> str | None:
     """Why `insight` is not grounded in `passage` (None when it is).
 
     `names` are the speaker and other names we supplied (they need not be in the passage).
@@ -73,7 +73,7 @@ def unsupported(insight: str, passage: str, names: Iterable[str]) -> str | None:
     allowed = " ".join(names)
     claim = content(insight) - content(allowed)
     source = content(passage)
-    if not claim or len(claim & source) / len(claim) < MIN_SUPPORT:
+    if not claim or len(claim & source) / len(claim) < min_support:
         return "its content is not in the passage"
     if extra := _numbers(insight) - _numbers(passage):
         return f"number {min(extra)} is not in the passage"

@@ -183,22 +183,3 @@ def passage_score(passage: Passage) -> float:
         - 1.00 * questions
     )
 
-
-def select(passages: Sequence[Passage], count: int, duration: float) -> list[Passage]:
-    """Candidates in the order to try them: the best passage of each of `count` equal time slices
-    first (an episode's insights come from all of it), then the next best of each, and so on.
-    Passages that cannot be candidates (too short, ads) are left out."""
-    if count <= 0:
-        return []
-    scored = [(passage_score(p), p) for p in passages]
-    scored = [(s, p) for s, p in scored if s > -math.inf]
-    width = max(duration, max((p.end for _, p in scored), default=0.0), 1e-9) / count
-    buckets: dict[int, list[tuple[float, Passage]]] = {}
-    for score, passage in scored:
-        buckets.setdefault(min(int(passage.start / width), count - 1), []).append((score, passage))
-    ranked = [sorted(bucket, key=lambda sp: -sp[0]) for _, bucket in sorted(buckets.items())]
-    order: list[Passage] = []
-    for rank in range(max((len(b) for b in ranked), default=0)):
-        layer = [b[rank] for b in ranked if rank < len(b)]
-        order.extend(p for _, p in sorted(layer, key=lambda sp: -sp[0]))
-    return order

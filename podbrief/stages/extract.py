@@ -10,10 +10,11 @@ See docs/extract.md for the design and its measurements.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,14 +25,15 @@ from rich.markup import escape
 from podbrief import models
 from podbrief.config import Config
 from podbrief.errors import InputError, ModelError, PodbriefError
-from podbrief.extraction import grounding, labels, passages, speakers, writer
-from podbrief.extraction.passages import Passage, Segment
+from podbrief.extraction import grounding, labels, passages, speakers, structure, writer
+from podbrief.extraction.passages import Segment
 from podbrief.stages import Budget, StageReport
 from podbrief.store import Index, Paths, atomic_write_json, expect_schema, read_json, sha256_file, short_hash, utcnow
 
 SCHEMA = "podbrief.insights/1"
 TRANSCRIPT_SCHEMA = "podbrief.transcript/1"
 ATTEMPTS_PER_INSIGHT = 2  # candidate passages tried per wanted insight, at most: bounds the time per episode
+DROP_REASONS = ("invalid", "style", "copy", "ungrounded", "unfaithful")
 log = logging.getLogger(__name__)
 
 
@@ -76,98 +78,115 @@ def wanted(duration: float, config: Config) -> int:
 @dataclass
 class Stats:
     passages: int = 0
+    roles: dict[str, int] = field(default_factory=dict)  # passages per role (body, intro, question, ...)
     candidates: int = 0
     kept: int = 0
-    dropped_ungrounded: int = 0
-    dropped_copy: int = 0
-    dropped_invalid: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)  # attempts dropped, by reason (DROP_REASONS)
     retries: int = 0
     seconds: float = 0.0
     drops: list[str] = field(default_factory=list)  # one line per dropped attempt, for --debug and the benchmark
 
     def to_json(self) -> dict[str, Any]:
-        return {"passages": self.passages, "candidates": self.candidates, "kept": self.kept,
-                "dropped_ungrounded": self.dropped_ungrounded, "dropped_copy": self.dropped_copy,
-                "dropped_invalid": self.dropped_invalid, "retries": self.retries, "seconds": round(self.seconds, 1)}
+        return {"passages": self.passages, "roles": self.roles, "candidates": self.candidates, "kept": self.kept,
+                "dropped": {reason: self.dropped.get(reason, 0) for reason in DROP_REASONS},
+                "retries": self.retries, "seconds": round(self.seconds, 1)}
 
 
-def extract(transcript: Transcript, episode: dict[str, Any] | None, engine: writer.Engine,
-            count: int) -> tuple[list[dict[str, Any]], Stats]:
-    """Up to `count` grounded insights from a transcript, in episode order, with what was dropped and why."""
+def extract(transcript: Transcript, episode: dict[str, Any] | None, engine: writer.Engine, count: int,
+            chapters: Sequence[dict[str, Any]] = ()) -> tuple[list[dict[str, Any]], Stats]:
+    """Up to `count` grounded, verified insights from a transcript, in episode order, with what was dropped and why."""
     started = time.monotonic()
     names = speakers.name_speakers(transcript.segments, episode)
     cut = passages.build_passages(transcript.segments)
-    candidates = passages.select(cut, count, transcript.duration)[:count * ATTEMPTS_PER_INSIGHT]
-    stats = Stats(passages=len(cut))
-    log.debug("%d segments, %.0f s -> %d passages (%d candidates, %d long-turn windows); want %d insights",
-              len(transcript.segments), transcript.duration, len(cut), len(candidates),
-              sum(a.speaker == b.speaker for a, b in itertools.pairwise(cut)), count)
-    log.debug("speakers: %s", names)
+    shaped = structure.shape(cut, transcript.duration, episode, chapters)
+    hosts = structure.hosts(cut, episode)
+    candidates = structure.select(shaped, count, transcript.duration, hosts)[:count * ATTEMPTS_PER_INSIGHT]
+    stats = Stats(passages=len(cut), roles=dict(Counter(item.role for item in shaped)))
+    log.debug("%d segments, %.0f s -> %d passages %s (%d candidates); want %d insights",
+              len(transcript.segments), transcript.duration, len(cut), stats.roles, len(candidates), count)
+    log.debug("speakers: %s; hosts: %s", names, [names[h] for h in hosts if h in names])
     insights = []
-    for passage in candidates:
+    for item in candidates:
         if len(insights) >= count:
             break
         stats.candidates += 1
-        insight = _attempt(passage, names, engine, episode, transcript.episode_id, stats)
+        insight = _attempt(item, names, engine, episode, transcript.episode_id, stats)
         if insight is not None:
             insights.append(insight)
     stats.kept = len(insights)
     stats.seconds = time.monotonic() - started
-    insights.sort(key=lambda item: item["quote"]["start"])
+    insights.sort(key=lambda insight: insight["quote"]["start"])
     return insights, stats
 
 
-def _attempt(passage: Passage, names: dict[str | None, str], engine: writer.Engine, episode: dict[str, Any] | None,
-             episode_id: str | None, stats: Stats) -> dict[str, Any] | None:
-    """One passage -> an insight, retrying once after a copy or an unusable reply; None when dropped."""
-    speaker = names[passage.speaker]
-    where = f"passage {passage.index} [{passage.start:.0f}-{passage.end:.0f} s, {passage.words} words, {speaker}]"
+def context_of(item: structure.Shaped, names: dict[str | None, str], episode: dict[str, Any] | None) -> writer.Context:
+    """What the writer sees for one passage: the answer, its speaker, the question and the episode title."""
+    questioner = names.get(item.questioner) if item.question else None
+    return writer.Context(item.passage.text, names[item.passage.speaker], item.question, questioner,
+                          (episode or {}).get("title"))
+
+
+def _attempt(item: structure.Shaped, names: dict[str | None, str], engine: writer.Engine,
+             episode: dict[str, Any] | None, episode_id: str | None, stats: Stats) -> dict[str, Any] | None:
+    """One passage -> an insight, retrying once after an unusable reply; None when dropped."""
+    passage = item.passage
+    context = context_of(item, names, episode)
+    where = f"passage {passage.index} [{passage.start:.0f}-{passage.end:.0f} s, {passage.words} words, {context.speaker}]"
     for retry in (False, True):
         stats.retries += retry
         try:
-            draft = writer.write(engine, passage.text, speaker, retry=retry)
+            draft = writer.write(engine, context, retry=retry)
         except writer.Rejected as rejected:
             if retry:
                 _drop(stats, rejected.reason, f"{where}: {rejected}")
             continue
-        problem = grounding.unsupported(draft.text, passage.text, names.values())
+        problem = (grounding.unsupported(draft.text, passage.text, names.values())
+                   or writer.unsupported_sentence(draft.text, passage.text, list(names.values())))
         quote = grounding.locate(grounding.choose_quote(draft.text, passage.text), passage.segments)
         if problem or quote is None:
             _drop(stats, "ungrounded", f"{where}: {problem or 'no quote found in the transcript'}: {draft.text!r}")
             return None
-        log.debug("%s: kept %r", where, draft.text)
-        return _insight(draft, speaker, quote, episode, episode_id)
+        if draft.faithful < writer.FAITHFUL_MIN:
+            _drop(stats, "unfaithful", f"{where}: the check finds it unfaithful (P(yes) {draft.faithful:.2f}): "
+                                       f"{draft.text!r}")
+            return None
+        log.debug("%s: kept (P(yes) %.2f) %r", where, draft.faithful, draft.text)
+        return _insight(draft, context, item, quote, episode, episode_id)
     return None
 
 
 def _drop(stats: Stats, reason: str, line: str) -> None:
-    setattr(stats, f"dropped_{reason}", getattr(stats, f"dropped_{reason}") + 1)
+    stats.dropped[reason] = stats.dropped.get(reason, 0) + 1
     stats.drops.append(line)
     log.debug("dropped (%s) %s", reason, line)
 
 
-def _insight(draft: writer.Draft, speaker: str, quote: grounding.Quote, episode: dict[str, Any] | None,
-             episode_id: str | None) -> dict[str, Any]:
+def _insight(draft: writer.Draft, context: writer.Context, item: structure.Shaped, quote: grounding.Quote,
+             episode: dict[str, Any] | None, episode_id: str | None) -> dict[str, Any]:
     episode = episode or {}
     url = (episode.get("enclosure") or {}).get("url")
-    kind = labels.kind_of(draft.text, speaker)
+    kind = labels.kind_of(draft.text, context.speaker)
     return {
         "id": short_hash(episode_id or "", f"{quote.start:.2f}", draft.text),
         "text": draft.text,
-        "speaker": speaker,
+        "speaker": context.speaker,
         "quote": {"text": quote.text, "start": round(quote.start, 2), "end": round(quote.end, 2),
                   "link": f"{url}#t={int(quote.start)}" if url else None},
         "kind": kind,
         "topics": draft.topics,
-        "scores": labels.scores(draft.text, quote.text, kind, speaker),
+        "scores": {**labels.scores(draft.text, quote.text, kind, context.speaker), "faithful": round(draft.faithful, 3)},
+        "context": {"answer": context.answer, "following": item.following, "question": context.question,
+                    "questioner": context.questioner,
+                    "start": round(item.passage.start, 2), "end": round(item.passage.end, 2),
+                    "highlighted": item.highlighted},
         "episode": {"id": episode_id, "title": episode.get("title"), "show": episode.get("show"),
                     "published": episode.get("published")},
     }
 
 
 def summary(stats: dict[str, Any]) -> str:
-    return (f"{stats['kept']} insights from {stats['passages']} passages in {stats['seconds']:.0f} s (dropped: "
-            f"{stats['dropped_ungrounded']} ungrounded, {stats['dropped_copy']} copies, {stats['dropped_invalid']} invalid)")
+    dropped = ", ".join(f"{count} {reason}" for reason, count in stats["dropped"].items() if count) or "none"
+    return f"{stats['kept']} insights from {stats['passages']} passages in {stats['seconds']:.0f} s (dropped: {dropped})"
 
 
 # --- files and caching ------------------------------------------------------------------
@@ -220,11 +239,25 @@ class Engines:
         return self.model().sha256 or self.get().sha256
 
 
-def document(transcript: Transcript, engines: Engines, config: Config,
-             episode: dict[str, Any] | None) -> dict[str, Any]:
+def read_chapters(path: Path) -> list[dict[str, Any]]:
+    """The chapters of a Podcasting 2.0 chapters.json beside a transcript; [] when there is none or it is unusable
+    (chapters only guide selection, so a bad file must not fail the episode)."""
+    try:
+        data = read_json(path) if path.is_file() else None
+    except InputError:
+        return []
+    chapters = data.get("chapters") if isinstance(data, dict) else None
+    if not isinstance(chapters, list):
+        return []
+    return [c for c in chapters if isinstance(c, dict) and isinstance(c.get("startTime"), (int, float))
+            and not isinstance(c.get("startTime"), bool) and math.isfinite(c["startTime"])]
+
+
+def document(transcript: Transcript, engines: Engines, config: Config, episode: dict[str, Any] | None,
+             chapters: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """Extract one transcript into a podbrief.insights/1 document."""
     engine = engines.get()
-    insights, stats = extract(transcript, episode, engine, wanted(transcript.duration, config))
+    insights, stats = extract(transcript, episode, engine, wanted(transcript.duration, config), chapters)
     return {
         "schema": SCHEMA,
         "episode_id": transcript.episode_id,
@@ -244,7 +277,7 @@ def extract_file(transcript_path: Path, out: Path, engines: Engines, config: Con
     transcript = load_transcript(transcript_path)
     if up_to_date(out, transcript.sha256, engines.sha256(), config):
         return None
-    made = document(transcript, engines, config, episode)
+    made = document(transcript, engines, config, episode, read_chapters(transcript_path.parent / "chapters.json"))
     atomic_write_json(out, made)
     return made
 
@@ -258,7 +291,8 @@ def extract_loose(transcript_path: Path, out: Path | None, config: Config, paths
         raise InputError(f"{beside}: not a podbrief episode file")
     engines = Engines(paths, config)
     if out is None:
-        return document(load_transcript(transcript_path), engines, config, episode)
+        return document(load_transcript(transcript_path), engines, config, episode,
+                        read_chapters(transcript_path.parent / "chapters.json"))
     return extract_file(transcript_path, out, engines, config, episode) or read_json(out)
 
 
