@@ -95,7 +95,7 @@ def test_golden(case_file: Path, tmp_path: Path) -> None:
 
 
 def test_every_golden_case_is_checked() -> None:
-    assert {p.stem for p in CASES} >= {"interests", "avoid", "feedback", "novelty", "diversity", "ties",
+    assert {p.stem for p in CASES} >= {"interests", "avoid", "feedback", "novelty", "diversity", "fill", "ties",
                                         "duplicates", "recency"}
 
 

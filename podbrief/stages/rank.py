@@ -13,8 +13,9 @@ An insight's score is the sum of the parts recorded in its `why`:
 
 Then: insights delivered in an earlier brief (shown as a top item or merged into one; or a
 near-duplicate of one by embedding) are suppressed; near-duplicates among the rest are merged (the better one stays and lists
-the others in `duplicates`); the caps `rank.per_show` and `rank.per_episode` are applied
-greedily down the order; ties break on the insight id. Each top item gets up to
+the others in `duplicates`); `rank.per_show` and `rank.per_episode` are preferences for
+variety, applied greedily down the order, that give way when too few shows or episodes
+are new, so the brief holds `rank.top` items whenever that many exist; ties break on the insight id. Each top item gets up to
 `rank.related` related insights from other episodes, this run's or earlier ones on disk.
 """
 
@@ -394,9 +395,10 @@ def _near_neighbours(vectors: np.ndarray, threshold: float, block: int = 1024) -
 
 def ranking(insights: list[dict[str, Any]], config: Config, paths: Paths, now: dt.datetime,
             embedder: embed.Embedder | None = None, date: dt.date | None = None,
-            library: list[dict[str, Any]] | None = None) -> Ranking:
+            library: list[dict[str, Any]] | None = None, spare: int = 0) -> Ranking:
     """Score, filter, merge, cap and group `insights`; see the module docstring.
 
+    `spare` finalists are ranked past rank.top (for the brief's polish to promote).
     `date` is the brief being made (default: `now`'s local date): its stored version does
     not count as delivered, so a brief can be regenerated. `library` is every insight in
     the data dir (the pool for related insights), read here unless the caller has it.
@@ -433,32 +435,46 @@ def ranking(insights: list[dict[str, Any]], config: Config, paths: Paths, now: d
             entries[keeper].duplicates.append(entries[index].id)
             entries[index].status = f"merged into {entries[keeper].id}: a near-duplicate that ranks higher"
 
-    top = _cap(kept, settings)
+    top = _cap(kept, settings, settings["top"] + spare if settings["top"] else 0)
     if top and settings["related"]:
         library = _library(paths) if library is None else library
         _attach_related(top, pool, vectors, library, embedder, settings["related"])
     return Ranking(top, {entry.id: entry for entry in entries})
 
 
-def _cap(kept: list[Entry], settings: dict[str, Any]) -> list[Entry]:
-    """Walk down the order taking items until rank.top, skipping any over rank.per_show/per_episode (0 = no cap)."""
+def _cap(kept: list[Entry], settings: dict[str, Any], top_size: int) -> list[Entry]:
+    """Walk down the order taking items until rank.top, preferring variety: an item over rank.per_show or
+    rank.per_episode (0 = no preference) waits, and the waiting items fill what is left of the top
+    in order, so a brief holds rank.top items whenever that many exist (one new episode, one show)."""
+    limit = top_size or len(kept)
     top: list[Entry] = []
+    waiting: list[Entry] = []
     per_show: Counter[str] = Counter()
     per_episode: Counter[str] = Counter()
     for entry in kept:
         show, episode = _show(entry.insight), entry.insight["episode"]["id"]
         if settings["per_episode"] and per_episode[episode] >= settings["per_episode"]:
-            entry.status = f"skipped: rank.per_episode = {settings['per_episode']} already reached for its episode"
+            entry.status = f"waiting: rank.per_episode = {settings['per_episode']} already reached for its episode"
+            waiting.append(entry)
         elif settings["per_show"] and per_show[show] >= settings["per_show"]:
-            entry.status = f"skipped: rank.per_show = {settings['per_show']} already reached for its show"
-        elif settings["top"] and len(top) >= settings["top"]:
-            entry.status = f"below the top {settings['top']}"
+            entry.status = f"waiting: rank.per_show = {settings['per_show']} already reached for its show"
+            waiting.append(entry)
+        elif len(top) >= limit:
+            entry.status = f"below the top {limit}"
         else:
             top.append(entry)
-            entry.rank = len(top)
-            entry.status = f"rank {entry.rank}"
             per_show[show] += 1
             per_episode[episode] += 1
+    for entry in waiting:
+        if len(top) < limit:
+            entry.status += "; taken to fill the top, as too few other episodes or shows had insights"
+            top.append(entry)
+        else:
+            entry.status = entry.status.replace("waiting", "skipped", 1)
+    top.sort(key=lambda e: (-e.score, e.id))
+    for number, entry in enumerate(top, start=1):
+        entry.rank = number
+        entry.status = f"rank {number}" + (f" ({entry.status})" if entry.status.startswith("waiting") else "")
     return top
 
 
@@ -491,9 +507,9 @@ def _attach_related(top: list[Entry], pool: list[dict[str, Any]], vectors: np.nd
 
 
 def rank(insights: list[dict[str, Any]], config: Config, paths: Paths, now: dt.datetime,
-         embedder: embed.Embedder | None = None, date: dt.date | None = None) -> list[dict[str, Any]]:
-    """The brief items for `insights`, best first (the contract `today` uses)."""
-    return [entry.item() for entry in ranking(insights, config, paths, now, embedder, date).top]
+         embedder: embed.Embedder | None = None, date: dt.date | None = None, spare: int = 0) -> list[dict[str, Any]]:
+    """The brief items for `insights`, best first, with `spare` more finalists (the contract `today` uses)."""
+    return [entry.item() for entry in ranking(insights, config, paths, now, embedder, date, spare=spare).top]
 
 
 @dataclass
