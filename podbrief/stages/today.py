@@ -110,6 +110,10 @@ class Pipeline:
     transcribe: Callable[..., StageReport] = _lazy("transcribe", "run_pending")
     extract: Callable[..., StageReport] = _lazy("extract", "run_pending")
     rank: Callable[..., list[dict[str, Any]]] = rank.rank
+    polish: Callable[..., tuple[list[dict[str, Any]], Any]] = _lazy("polish", "run")
+
+
+POLISH_SPARE = 3  # finalists ranked beyond rank.top, promoted when polish finds one unfaithful
 
 
 def _problem(stage: str, error: str, title: str | None, **ids: str) -> dict[str, Any]:
@@ -151,14 +155,25 @@ def run(paths: Paths, config: Config, console: Console, when: Window, budget: Bu
         known = briefs.sources(paths)
         if all((source["episode_id"], source["extracted_at"]) in known for source in used):
             raise _nothing_new(paths, when, len(episodes), len(insights), problems, _remaining(reports))
+        finalists = pipeline.rank(insights, config, paths, now, date=when.date, spare=POLISH_SPARE)
+        items, _ = pipeline.polish(finalists, config, paths, console, budget)
         brief = {
             "schema": briefs.SCHEMA, "date": when.date.isoformat(), "created": _iso(now),
             "window": when.to_json(), "sources": used,
-            "items": pipeline.rank(insights, config, paths, now, date=when.date),
+            "items": [_without_context(item) for item in items],
             "problems": problems, "remaining": _remaining(reports),
         }
         briefs.save(paths, brief)
     return brief
+
+
+def _without_context(item: dict[str, Any]) -> dict[str, Any]:
+    """A brief item without the extraction context its insight carries (the answer it came from):
+    polish needs it, the reader does not."""
+    def strip(insight: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in insight.items() if key != "context"}
+
+    return {**item, "insight": strip(item["insight"]), "related": [strip(r) for r in item.get("related") or []]}
 
 
 def _in_window(row: sqlite3.Row, when: Window) -> bool:

@@ -1,0 +1,132 @@
+"""Brief-time polish: the few finalists that reach the reader are rewritten and verified again.
+
+Only `rank.top` items reach the reader, so they can afford what the bulk of extraction
+cannot: `llm.polish_model` (by default the best offline model; any GGUF or hub id a
+user has, such as a 7B) rewrites each finalist from the answer it came from, with the
+question and the speaker's next words as wider context, into the style of
+docs/extract.md (the idea, its reason, why it matters), and the same model checks the
+result. A finalist whose rewrite fails the checks keeps its extracted text if that
+passes the check; one that passes neither is dropped and the next finalist is promoted.
+The cost is per brief, not per audio hour.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+
+from podbrief import models
+from podbrief.config import Config
+from podbrief.extraction import grounding, writer
+from podbrief.stages import Budget
+from podbrief.store import Paths
+
+POLISH = ("Here is a draft item about {name}'s answer: \"{text}\"\nRewrite it for a newsletter read by busy people, "
+          "in 2 or 3 sentences and at most 60 words. Start with the idea itself, stated plainly as a claim (set it "
+          "against a common belief only if {name} does). Then give the reason, example or number {name} offers, and "
+          "end with why it matters only if {name} says so. Mention {name} by name once, but not as the first words. "
+          "Use only what {name} says.")
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Report:
+    """What polish did to the finalists, for the brief's record and --debug."""
+
+    model: str = ""
+    rewritten: int = 0
+    kept: int = 0  # finalists whose rewrite failed but whose extracted text passed the check
+    dropped: int = 0  # finalists that failed both: the next one was promoted
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "rewritten": self.rewritten, "kept": self.kept, "dropped": self.dropped,
+                "seconds": round(self.seconds, 1)}
+
+
+def enabled(config: Config) -> bool:
+    return str(config["llm"]["polish_model"] or "off").lower() not in ("off", "none", "false")
+
+
+def context_of(insight: dict[str, Any]) -> writer.Context | None:
+    """The writer's context stored with an insight by extract; None for insights without one (older files)."""
+    stored = insight.get("context")
+    if not isinstance(stored, dict) or not isinstance(stored.get("answer"), str) or not insight.get("speaker"):
+        return None
+    answer = " ".join([stored["answer"], str(stored.get("following") or "")]).strip()
+    return writer.Context(answer, str(insight["speaker"]), str(stored.get("question") or ""),
+                          stored.get("questioner") if isinstance(stored.get("questioner"), str) else None,
+                          (insight.get("episode") or {}).get("title"))
+
+
+def polish_one(engine: writer.Engine, insight: dict[str, Any]) -> tuple[str | None, str]:
+    """("rewritten" | "kept", new text) when the finalist passes, (None, why) when it fails both checks."""
+    context = context_of(insight)
+    if context is None:
+        return "kept", insight["text"]  # nothing to check against: as extracted
+    names = [context.speaker, context.questioner or ""]
+    chat = writer.messages(context, POLISH.format(name=context.speaker, text=insight["text"]))
+    why = ""
+    try:
+        text = writer.clean_text(engine.complete(engine.prompt(chat), max_tokens=130), context)
+        problem = (grounding.unsupported(text, context.answer, names)
+                   or writer.unsupported_sentence(text, context.answer, names))
+        if problem:
+            raise writer.Rejected("ungrounded", problem)
+        faithful = writer.verify(engine, context, text)
+        if faithful >= writer.FAITHFUL_MIN:
+            insight["scores"] = {**(insight.get("scores") or {}), "faithful": round(faithful, 3)}
+            return "rewritten", text
+        why = f"rewrite unfaithful (P(yes) {faithful:.2f})"
+    except writer.Rejected as rejected:
+        why = f"rewrite rejected ({rejected})"
+    original = writer.verify(engine, context, insight["text"])
+    if original >= writer.FAITHFUL_MIN:
+        return "kept", insight["text"]
+    return None, f"{why}; extracted text unfaithful too (P(yes) {original:.2f})"
+
+
+def run(items: list[dict[str, Any]], config: Config, paths: Paths, console: Console,
+        budget: Budget = Budget()) -> tuple[list[dict[str, Any]], Report]:
+    """The first rank.top finalists (of `items`, best first) that pass, polished, renumbered from 1."""
+    report = Report()
+    top = config["rank"]["top"] or len(items)
+    if not enabled(config) or not items:
+        return items[:top], report
+    from podbrief.engines.llm import LLM
+
+    started = time.monotonic()
+    model = models.resolve("llm", config["llm"]["polish_model"], paths)
+    settings = config["llm"]
+    engine = LLM(model, paths, settings["threads"], settings["context_size"])
+    report.model = engine.name
+    console.print(f"polish the brief's finalists with {engine.name} ...")
+    chosen: list[dict[str, Any]] = []
+    for item in items:
+        if len(chosen) >= top or budget.exhausted():
+            break
+        insight = dict(item["insight"])
+        outcome, text = polish_one(engine, insight)
+        if outcome is None:
+            report.dropped += 1
+            report.notes.append(f"{insight['id']}: {text}")
+            log.debug("polish dropped %s: %s", insight["id"], text)
+            continue
+        if outcome == "rewritten":
+            insight["draft"], insight["text"] = insight["text"], text
+            report.rewritten += 1
+        else:
+            report.kept += 1
+        chosen.append({**item, "insight": insight})
+    report.seconds = time.monotonic() - started
+    if budget.exhausted():  # out of time: the rest as ranked, unpolished
+        chosen += [item for item in items if item["insight"]["id"] not in {c["insight"]["id"] for c in chosen}]
+        chosen = chosen[:top]
+    for number, item in enumerate(chosen, start=1):
+        item["rank"] = number
+    return chosen, report
