@@ -201,8 +201,13 @@ def _show(endpoint: _Endpoint, result: Any, allow_private: bool) -> Show:
     title = _text(raw_title)
     if title is None:
         raise ValueError("no title")
+    unusable = ValueError("no usable feed URL")
     if not isinstance(feed_url, str) or len(feed_url) > MAX_URL or render.safe_url(feed_url) is None:
-        raise ValueError("no usable feed URL")
+        raise unusable
+    try:
+        check_url(feed_url)  # e.g. a port out of range
+    except NetworkError:
+        raise unusable from None
     try:
         check_listed(feed_url, allow_private)
     except NetworkError:
@@ -319,8 +324,9 @@ def suggest(paths: Paths, config: Config) -> Suggestions:
     if not interests:
         raise UsageError("no topics to suggest shows for: set rank.interests in the config, e.g. {ai: 2.0}")
     records = fetch_stage.subscriptions(paths)
+    followed_ids = {record["id"] for record in records}  # the URL each was added with, even if it moved since
+    known = {_same_feed(record["url"]) for record in records}  # followed or suggested already
     suggestions = Suggestions()
-    offered: set[str] = set()
     for topic in map(str, interests):
         try:
             found = search(config, topic)
@@ -329,8 +335,8 @@ def suggest(paths: Paths, config: Config) -> Suggestions:
             continue
         suggestions.problems += [f"{topic}: {problem}" for problem in found.problems]
         fresh = [show for show in found.shows
-                 if show.id not in offered and not fetch_stage.followed(records, show.feed_url)][:TOP]
-        offered.update(show.id for show in fresh)
+                 if show.id not in followed_ids and _same_feed(show.feed_url) not in known][:TOP]
+        known.update(_same_feed(show.feed_url) for show in fresh)
         suggestions.topics.append((topic, fresh))
     if not suggestions.topics:
         raise NetworkError("; ".join(suggestions.problems))

@@ -205,7 +205,7 @@ def test_hostile_titles_are_plain_text_and_bad_results_are_left_out(server, itun
     assert (shows["long.xml"]["episodes"], shows["bool.xml"]["episodes"]) == (None, None)
     assert sorted(json.loads(result.stdout)["notes"]) == ["iTunes: left out 1 result(s): no title",
                                                          "iTunes: left out 1 result(s): not an object",
-                                                         "iTunes: left out 3 result(s): no usable feed URL"]
+                                                         "iTunes: left out 4 result(s): no usable feed URL"]
     table = invoke("search", "x")
     assert table.exit_code == 0
     assert "[bold red]PWNED[/bold red]" in table.stdout  # shown literally, never parsed as markup
@@ -410,23 +410,28 @@ def test_suggest_searches_each_interest_and_leaves_out_followed_shows(server, it
     set_config(directory={"itunes_url": server.url("itunes/search")},
                rank={"interests": {"history": 2.0, "maps": 1.0, "knitting": 0.5}})
     server.route(f"itunes/search?{_query('history')}", body=answer(server, "itunes-history.json"))
-    maps = {"resultCount": 2, "results": [
+    maps = {"resultCount": 4, "results": [
         {"collectionName": "Maps of the Past", "artistName": "Cartography Club", "trackCount": 23,
          "feedUrl": server.url("maps.xml")},
-        {"collectionName": "History Hour", "artistName": "Ana Ortega", "feedUrl": server.url("history-hour.xml")}]}
+        {"collectionName": "History Hour", "feedUrl": server.url("history-hour.xml/")},
+        {"collectionName": "Ancient History Weekly", "feedUrl": server.url("ancient.xml").replace("http:", "https:")},
+        {"collectionName": "Revolutions Revisited", "feedUrl": server.url("old-revolutions.xml")}]}
     server.route(f"itunes/search?{_query('maps')}", body=json.dumps(maps).encode())
     server.route(f"itunes/search?{_query('knitting')}", body=answer(server, "itunes-none.json"))
     assert invoke("add", serve_feed(server, "ancient.xml", "Ancient History Weekly")).exit_code == 0
+    serve_feed(server, "revolutions.xml", "Revolutions Revisited")
+    server.route("old-revolutions.xml", status=301, location="/revolutions.xml")
+    assert invoke("add", server.url("old-revolutions.xml")).exit_code == 0  # followed at its new address
     server.clear_log()
     result = invoke("suggest", "--json")
     assert result.exit_code == 0, result.output
     topics = {entry["topic"]: [show["title"] for show in entry["shows"]] for entry in json.loads(result.stdout)["topics"]}
-    assert topics == {"history": ["History Hour", "Revolutions Revisited"],  # Ancient History Weekly: followed
-                      "maps": ["Maps of the Past"],  # History Hour: already suggested above
-                      "knitting": []}
+    assert topics == {"history": ["History Hour"],  # the other two are followed
+                      "knitting": [],
+                      "maps": ["Maps of the Past"]}  # History Hour was suggested above; the rest are followed
     terms = [parse_qs(request.query)["term"] for request in server.requests]
     assert terms == [["history"], ["knitting"], ["maps"]]  # the config's order (the test config is sorted)
-    assert subscribed_urls(home) == [server.url("ancient.xml")]  # nothing new subscribed
+    assert sorted(subscribed_urls(home)) == [server.url("ancient.xml"), server.url("revolutions.xml")]  # no more
     table = invoke("suggest")
     assert table.exit_code == 0
     assert re.search(r"maps +│ Maps of the Past +│ Cartography Club +│ 23", table.stdout)

@@ -109,11 +109,6 @@ def _matches(record: dict[str, Any], ref: str) -> bool:
     return ref in (record["id"], record["url"]) or short_hash(ref) == record["id"]
 
 
-def followed(records: list[dict[str, Any]], url: str) -> bool:
-    """Whether one of the subscription `records` is the feed at `url`."""
-    return any(_matches(record, url) for record in records)
-
-
 def find_feed(paths: Paths, ref: str) -> dict[str, Any]:
     for record in subscriptions(paths):
         if _matches(record, ref):
@@ -149,7 +144,7 @@ def subscribe(paths: Paths, config: Config, url: str, name: str | None = None) -
     """Check that `url` serves a podcast feed, then subscribe to it. Episodes come with the next fetch."""
     url = url.strip()
     check_url(url)
-    if followed(subscriptions(paths), url):
+    if any(_matches(record, url) for record in subscriptions(paths)):
         raise UsageError(f"already subscribed to {url}")
     with Client(config) as client:
         fetched = client.get(url)
@@ -174,7 +169,7 @@ def import_outlines(paths: Paths, outlines: list[Outline]) -> tuple[list[dict[st
             except NetworkError as exc:
                 skipped.append(str(exc))
                 continue
-            if followed(existing, outline.url):
+            if any(_matches(record, outline.url) for record in existing):
                 skipped.append(f"{outline.url}: already subscribed")
                 continue
             record = _new_record(outline.url, None, outline.title)
