@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -13,12 +14,13 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.prompt import Prompt
 from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from podbrief import __version__, briefs, render, render_rank
+from podbrief import __version__, briefs, directory, render, render_rank
 from podbrief import config as configmod
 from podbrief.demo import run as demo_run
 from podbrief.errors import ExitStatus, InputError, ModelError, NothingNew, PartialFailure, PodbriefError, UsageError
@@ -144,17 +146,116 @@ def reindex(ctx: typer.Context) -> None:
 # --- subscriptions and fetch (podbrief.stages.fetch) ---------------------------------------
 
 
+def _shows_table(shows: list[directory.Show], first_column: tuple[str, list[str]] | None = None) -> Table:
+    """Directory results as a table (their text is untrusted: every cell is a plain `Text`).
+
+    `first_column`: a header and one cell per show, e.g. numbers to choose by, or topics.
+    """
+    table = Table(*([first_column[0]] if first_column else []), "Show", "Author", "Episodes")
+    table.add_column("ID", no_wrap=True, min_width=16)
+    table.add_column("Feed URL", overflow="fold")
+    for index, show in enumerate(shows):
+        cells = [first_column[1][index]] if first_column else []
+        cells += [show.title, show.author or "", "" if show.episodes is None else str(show.episodes), show.id,
+                  show.feed_url]
+        table.add_row(*(Text(cell) for cell in cells))
+    return table
+
+
+def _warn(rt: Runtime, lines: list[str], label: str = "warning") -> None:
+    """One stderr line each, "podbrief: warning: ..." (or "note"); the text is never parsed as markup."""
+    for line in lines:
+        rt.err.print(Text(f"podbrief: {label}: {line}", style="red" if label == "warning" else "yellow"),
+                     soft_wrap=True)
+
+
+def _chooser(rt: Runtime) -> Optional[Callable[[list[directory.Show]], Optional[directory.Show]]]:
+    """On a terminal: show the top matches and ask which one; elsewhere (cron, pipes) None."""
+    if rt.quiet or not (sys.stdin.isatty() and rt.err.is_terminal):
+        return None
+
+    def choose(shows: list[directory.Show]) -> Optional[directory.Show]:
+        numbers = [str(number) for number in range(1, len(shows) + 1)]
+        rt.err.print(_shows_table(shows, ("#", numbers)))
+        try:
+            answer = Prompt.ask("Subscribe to which show? (Enter: none)", console=rt.err, choices=numbers,
+                                default="", show_default=False)
+        except EOFError:
+            return None
+        return shows[int(answer) - 1] if answer else None
+    return choose
+
+
 @app.command()
 def add(
     ctx: typer.Context,
-    url: str = typer.Argument(..., help="The podcast's feed URL."),
+    url: str = typer.Argument(..., metavar="URL_OR_NAME",
+                              help="The podcast's feed URL, or its name to look up in podcast directories."),
     name: Optional[str] = typer.Option(None, "--name", help="Your name for the show (default: the feed's title)."),
 ) -> None:
-    """Subscribe to a podcast feed (checked now); its episodes arrive with `podbrief fetch`."""
+    """Subscribe to a podcast feed (checked now); its episodes arrive with `podbrief fetch`.
+
+    Given a name, subscribes to the one show that clearly matches it; otherwise asks which
+    (on a terminal) or lists the matches and exits 2.
+    """
     rt = runtime(ctx)
+    config = rt.config()
+    if not directory.is_url(url):
+        found = directory.search(config, url)
+        _warn(rt, found.problems)
+        url = directory.pick(found, _chooser(rt)).feed_url
     with run_lock(rt.paths):
-        record = fetch_stage.subscribe(rt.paths, rt.config(), url, name)
-    rt.err.print(f"Subscribed to {record['name'] or record['title']} (feed {record['id']}).", markup=False)
+        record = fetch_stage.subscribe(rt.paths, config, url, name)
+    rt.err.print(f"Subscribed to {render.clean(record['name'] or record['title'])} (feed {record['id']}).",
+                 markup=False)
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    terms: list[str] = typer.Argument(..., help="Words to look for in show titles and authors."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Find podcasts in public directories (iTunes; Podcast Index too with a key): title, author, episodes, feed URL.
+
+    Exit status: 0 found (or nothing matched); 4 no directory answered; 6 some did not (the others' shows are listed).
+    """
+    rt = runtime(ctx)
+    found = directory.search(rt.config(), " ".join(terms))
+    if as_json:
+        rt.print_json(found.to_json())
+    elif not found.shows:
+        rt.err.print(Text(f"No podcast matches {found.query!r}."))
+    else:
+        rt.out.print(_shows_table(found.shows))
+    if not as_json:
+        _warn(rt, found.notes, "note")
+    _warn(rt, found.problems)
+    if found.problems:
+        raise PartialFailure(f"{len(found.problems)} directory search(es) failed")
+
+
+@app.command()
+def suggest(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
+    """Propose shows for your rank.interests topics (one directory search each), leaving out those you follow.
+
+    Subscribes to nothing: `podbrief add FEED_URL` the ones you want.
+    Exit status: 0 done; 2 no rank.interests; 4 no search answered; 6 some did not.
+    """
+    rt = runtime(ctx)
+    suggestions = directory.suggest(rt.paths, rt.config())
+    if as_json:
+        rt.print_json(suggestions.to_json())
+    else:
+        rows = [(topic, show) for topic, shows in suggestions.topics for show in shows]
+        if rows:
+            rt.out.print(_shows_table([show for _, show in rows], ("Topic", [topic for topic, _ in rows])))
+        empty = [topic for topic, shows in suggestions.topics if not shows]
+        if empty:
+            rt.err.print(Text(f"Nothing new for: {', '.join(empty)}"))
+    _warn(rt, suggestions.problems)
+    if suggestions.problems:
+        raise PartialFailure(f"{len(suggestions.problems)} directory search(es) failed")
 
 
 @app.command()
@@ -269,8 +370,7 @@ def rank_command(
         if not result.loaded.files and not result.loaded.problems:
             rt.err.print("No insight files to rank yet: `podbrief today` makes them.", markup=False)
         render_rank.ranked(items, rt.out, why)
-    for problem in result.loaded.problems:
-        rt.err.print(Text(f"podbrief: warning: {problem}", style="red"), soft_wrap=True)
+    _warn(rt, result.loaded.problems)
     failure = result.failure()
     if failure:
         raise failure

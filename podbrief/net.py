@@ -40,9 +40,10 @@ Progress = Callable[[int, "int | None"], None]  # (bytes so far, total bytes or 
 class HTTPStatusError(NetworkError):
     """The server answered with an HTTP error status (kept so callers can tell 404/410 apart)."""
 
-    def __init__(self, url: str, status: int, reason: str):
+    def __init__(self, url: str, status: int, reason: str, retry_after: str | None = None):
         super().__init__(f"{url}: HTTP {status} {reason}".rstrip())
         self.status = status
+        self.retry_after = retry_after  # the Retry-After header of a 429 or 503, as sent
 
 
 class TooLarge(NetworkError):
@@ -85,6 +86,11 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return address.is_global and not address.is_multicast
 
 
+def _refuse(url: str, address: object) -> NetworkError:
+    return NetworkError(f"{url}: refusing to connect to non-public address {address} "
+                        "(set network.allow_private: true for LAN feeds)")
+
+
 def check_target(url: str, allow_private: bool) -> None:
     """Refuse non-http(s) URLs and, unless allowed, hosts that resolve to any non-public address."""
     host, port = check_url(url)
@@ -97,8 +103,24 @@ def check_target(url: str, allow_private: bool) -> None:
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if not _is_public(address):
-            raise NetworkError(f"{url}: refusing to connect to non-public address {address} "
-                               "(set network.allow_private: true for LAN feeds)")
+            raise _refuse(url, address)
+
+
+def check_listed(url: str, allow_private: bool) -> None:
+    """`check_url`, and unless allowed a refusal of a visibly private host (an IP literal, localhost), without DNS.
+
+    For URLs that an untrusted list proposes (directory answers): listing them resolves
+    nothing, and following one later goes through `check_target` like every request.
+    """
+    host, _ = check_url(url)
+    if allow_private:
+        return
+    try:
+        private = not _is_public(ipaddress.ip_address(host))
+    except ValueError:  # a name, not an address
+        private = host.lower().rstrip(".").split(".")[-1] == "localhost"
+    if private:
+        raise _refuse(url, host)
 
 
 def via_proxy(url: str) -> bool:
@@ -122,8 +144,7 @@ def check_peer(response: httpx.Response, url: str, allow_private: bool) -> None:
     stream = response.extensions.get("network_stream")
     peer = stream.get_extra_info("server_addr") if stream is not None else None
     if peer and not _is_public(ipaddress.ip_address(str(peer[0]).split("%")[0])):
-        raise NetworkError(f"{url}: refusing to connect to non-public address {peer[0]} "
-                           "(set network.allow_private: true for LAN feeds)")
+        raise _refuse(url, peer[0])
 
 
 def _describe(exc: httpx.HTTPError) -> str:
@@ -209,20 +230,25 @@ class Client:
         self.close()
 
     @contextlib.contextmanager
-    def _open(self, url: str, headers: dict[str, str]) -> Iterator[tuple[httpx.Response, str | None, float]]:
+    def _open(self, url: str, headers: dict[str, str],
+              configured: bool = False) -> Iterator[tuple[httpx.Response, str | None, float]]:
         """GET `url`, following up to 5 redirects by hand and re-checking each target.
 
-        Yields (response, moved_to, deadline); `moved_to` is the final URL when every redirect was permanent.
+        `configured`: `url` comes from the user's config (a directory endpoint), not from the
+        network, so its own address may be private, as `email.host` may; every redirect from
+        it is checked as usual. Yields (response, moved_to, deadline); `moved_to` is the final
+        URL when every redirect was permanent.
         """
         deadline = time.monotonic() + self.total_timeout
         visited = [url]
         permanent = True
-        for _ in range(MAX_REDIRECTS + 1):
-            check_target(url, self.allow_private)
+        for hop in range(MAX_REDIRECTS + 1):
+            allow_private = self.allow_private or (configured and hop == 0)
+            check_target(url, allow_private)
             with _errors(url):
                 response = self.http.send(self.http.build_request("GET", url, headers=headers), stream=True)
             try:
-                check_peer(response, url, self.allow_private)
+                check_peer(response, url, allow_private)
             except NetworkError:
                 response.close()
                 raise
@@ -262,17 +288,21 @@ class Client:
     @staticmethod
     def _raise_for_status(response: httpx.Response, url: str) -> None:
         if response.status_code >= 400:
-            raise HTTPStatusError(url, response.status_code, response.reason_phrase)
+            raise HTTPStatusError(url, response.status_code, response.reason_phrase,
+                                  response.headers.get("retry-after"))
 
     def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
-            what: str = "feed") -> Fetched:
-        """Fetch a small document fully (at most `network.feed_max_bytes`), conditionally if validators are given."""
-        headers = {}
+            what: str = "feed", headers: dict[str, str] | None = None, configured: bool = False) -> Fetched:
+        """Fetch a small document fully (at most `network.feed_max_bytes`), conditionally if validators are given.
+
+        `headers` are sent as well; `configured` as for `_open`.
+        """
+        headers = dict(headers or {})
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        with self._open(url, headers) as (response, moved_to, deadline):
+        with self._open(url, headers, configured) as (response, moved_to, deadline):
             final = str(response.url)
             self._raise_for_status(response, final)
             if response.status_code == 304:

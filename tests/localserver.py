@@ -11,8 +11,9 @@ Used through the `server` fixture in conftest.py:
 Files are served from `server.root` (a fresh temp dir) with an ETag, a Last-Modified,
 conditional GET (304) and `Range` (206/416, honouring If-Range) support. `server.route(path, ...)` makes one
 path misbehave; see `Route` for the knobs (status codes, redirects, slow or dripping
-bodies, connections closed early, generated bodies of any size, no Content-Length).
-Every request is logged in `server.requests` (method, path, lower-cased headers).
+bodies, connections closed early, generated bodies of any size, no Content-Length, only the
+first N requests). A route for "path?query" answers only that exact query, before a route for the path.
+Every request is logged in `server.requests` (method, path, lower-cased headers, query string).
 """
 
 from __future__ import annotations
@@ -44,12 +45,14 @@ class Route:
     content_length: bool = True  # False: no Content-Length; the body ends when the connection closes
     ranges: bool = True  # honour Range requests
     conditional: bool = True  # honour If-None-Match / If-Modified-Since
+    times: int | None = None  # answer only this many requests so, then serve the path normally
 
 
 class Request(NamedTuple):
     method: str
     path: str
     headers: dict[str, str]
+    query: str = ""
 
 
 class LocalServer:
@@ -82,6 +85,16 @@ class LocalServer:
 
     def unroute(self, path: str) -> None:
         self.routes.pop("/" + path.lstrip("/"), None)
+
+    def take_route(self, target: str) -> Route | None:
+        """The route for `target` (a path, or path?query), counting one use of a route limited in `times`."""
+        with self._lock:
+            route = self.routes.get(target)
+            if route is not None and route.times is not None:
+                route.times -= 1
+                if route.times <= 0:
+                    del self.routes[target]
+            return route
 
     def requests_to(self, path: str) -> list[Request]:
         return [request for request in self.requests if request.path == "/" + path.lstrip("/")]
@@ -116,9 +129,9 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                 super().handle()
 
         def do_GET(self) -> None:
-            path = self.path.split("?")[0]
-            server.log(Request("GET", path, {k.lower(): v for k, v in self.headers.items()}))
-            self._answer(path, server.routes.get(path, Route()))
+            path, _, query = self.path.partition("?")
+            server.log(Request("GET", path, {k.lower(): v for k, v in self.headers.items()}, query))
+            self._answer(path, server.take_route(self.path) or server.take_route(path) or Route())
 
         def _answer(self, path: str, route: Route) -> None:
             if route.location or route.status != 200:

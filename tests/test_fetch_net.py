@@ -12,7 +12,7 @@ import pytest
 
 from podbrief import config as configmod
 from podbrief.errors import NetworkError
-from podbrief.net import Client, HTTPStatusError, check_target, via_proxy
+from podbrief.net import Client, HTTPStatusError, check_listed, check_target, via_proxy
 
 
 def client(**network) -> Client:
@@ -282,3 +282,40 @@ def test_a_resume_at_the_wrong_offset_starts_over(server, tmp_path):
     with client() as http, pytest.raises(NetworkError, match="resumed at byte 0, not 10; the next run starts over"):
         http.download(server.url("ep.mp3"), tmp_path / "audio.mp3")
     assert not (tmp_path / "audio.mp3.partial").exists() and not (tmp_path / "audio.mp3").exists()
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/feed", "http://[::1]/feed", "http://10.0.0.7/feed",
+                                 "http://169.254.169.254/", "http://localhost/feed", "http://db.LOCALHOST./feed"])
+def test_check_listed_refuses_visibly_private_hosts(url):
+    with pytest.raises(NetworkError, match="refusing to connect to non-public address"):
+        check_listed(url, allow_private=False)
+    check_listed(url, allow_private=True)
+
+
+def test_check_listed_resolves_nothing(monkeypatch):
+    def no_dns(*args):
+        raise AssertionError("check_listed must not resolve names")
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    check_listed("https://feeds.example.invalid/podcast.xml", allow_private=False)
+    with pytest.raises(NetworkError, match="only http and https"):
+        check_listed("ftp://feeds.example.com/x", allow_private=False)
+
+
+def test_a_configured_url_may_be_private_but_its_redirects_are_checked(server):
+    url = server.add("search.json", b"{}")
+    server.route("moved.json", status=302, location="/search.json")
+    with client(allow_private=False) as http:
+        assert http.get(url, configured=True).body == b"{}"
+        with pytest.raises(NetworkError, match="non-public address 127.0.0.1"):
+            http.get(url)
+        with pytest.raises(NetworkError, match=r"search\.json: refusing to connect to non-public address"):
+            http.get(server.url("moved.json"), configured=True)
+    assert [request.path for request in server.requests] == ["/search.json", "/moved.json"]
+
+
+def test_extra_headers_are_sent_and_retry_after_is_kept(server):
+    server.route("limited", status=429, headers={"Retry-After": "120"})
+    with client() as http, pytest.raises(HTTPStatusError) as caught:
+        http.get(server.url("limited"), headers={"X-Auth-Key": "k"})
+    assert (caught.value.status, caught.value.retry_after) == (429, "120")
+    assert server.requests[0].headers["x-auth-key"] == "k"
