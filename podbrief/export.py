@@ -164,10 +164,7 @@ def _wiki(note: str, label: Any) -> str:
 
 def _stamp(insight: Insight) -> str:
     quote = render.quote_of(insight)
-    if "start" not in quote:
-        return ""
-    link = render.safe_url(quote.get("link"))
-    return f"[{render.timestamp(quote['start'])}](<{link}>)" if link else render.timestamp(quote["start"])
+    return render.md_link(render.timestamp(quote["start"]), quote.get("link")) if "start" in quote else ""
 
 
 def _source(insight: Insight) -> str:

@@ -14,6 +14,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 from rich.console import Console, Group, RenderableType
 from rich.style import Style
@@ -24,6 +25,7 @@ Brief = dict[str, Any]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~#!&])")
+_URI_SAFE = "!#$%&'()*+,-./:;=?@[]_~"  # what a URI holds unencoded, besides letters and digits
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
@@ -36,10 +38,13 @@ def clean(text: Any) -> str:
 
 
 def safe_url(url: Any) -> str | None:
-    """The URL if it is http(s) and free of whitespace/control characters, else None."""
+    """The URL if it is http(s) and free of whitespace/control characters, else None.
+
+    Characters a URI may not hold (quotes, angle brackets, non-ASCII) come back percent-encoded.
+    """
     if not isinstance(url, str) or not url.lower().startswith(("https://", "http://")):
         return None
-    return None if _CONTROL.search(url) or any(c.isspace() for c in url) else url
+    return None if _CONTROL.search(url) or any(c.isspace() for c in url) else quote(url, safe=_URI_SAFE)
 
 
 def timestamp(seconds: Any) -> str:
@@ -162,14 +167,14 @@ def md_escape(text: Any) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", clean(text))
 
 
-def _md_link(label: str, url: Any) -> str:
+def md_link(label: str, url: Any) -> str:
     link = safe_url(url)
-    return f"[{label}](<{link.replace('<', '%3C').replace('>', '%3E')}>)" if link else label
+    return f"[{label}](<{link}>)" if link else label
 
 
 def _md_source(insight: dict[str, Any]) -> str:
     quote = quote_of(insight)
-    stamp = f" · {_md_link(timestamp(quote['start']), quote.get('link'))}" if "start" in quote else ""
+    stamp = f" · {md_link(timestamp(quote['start']), quote.get('link'))}" if "start" in quote else ""
     return md_escape(source_line(insight)) + stamp
 
 
