@@ -19,8 +19,8 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from podbrief import __version__, briefs, render, render_rank
-from podbrief import export as exports
 from podbrief import config as configmod
+from podbrief import export as exports
 from podbrief.demo import run as demo_run
 from podbrief.errors import ExitStatus, InputError, ModelError, NothingNew, PartialFailure, PodbriefError, UsageError
 from podbrief.formats import opml
@@ -229,9 +229,9 @@ def export(
         rt.err.print(Text(f"podbrief: warning: {problem}", style="red"), soft_wrap=True)
     if obsidian:
         report = exports.obsidian(chosen, obsidian)
-        rt.err.print(f"{obsidian}: {report.summary()}", markup=False)
+        rt.err.print(f"{obsidian}: {report.summary()}", markup=False, soft_wrap=True)
         for path in report.kept:
-            rt.err.print(f"kept {path}: its podbrief block is gone, so it was not updated", markup=False)
+            rt.err.print(f"kept {path}: its podbrief block is gone, so it was not updated", markup=False, soft_wrap=True)
     else:
         _write_or_print((exports.readwise(chosen) if readwise else exports.jsonl(chosen)).encode(), readwise or output)
 

@@ -7,10 +7,24 @@ tested against them.
 
 from __future__ import annotations
 
+import os
 import socket
+from pathlib import Path
 from typing import Any
 
 from podbrief.store import short_hash
+
+GOLDEN = Path(__file__).parent / "fixtures" / "golden"
+
+
+def check_golden(name: str, text: str) -> None:
+    """Compare with tests/fixtures/golden/<name>, byte for byte; PODBRIEF_UPDATE_GOLDEN=1 rewrites it after a
+    deliberate change."""
+    path = GOLDEN / name
+    if os.environ.get("PODBRIEF_UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode("utf-8"))
+    assert text == path.read_bytes().decode("utf-8")
 
 
 def insight(episode_id: str, n: int, text: str, speaker: str | None = "Deb Schulte", show: str = "Question Period",

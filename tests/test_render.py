@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import feedparser
 import jsonschema
 import pytest
-from briefdata import hostile_brief, sample_brief
+from briefdata import check_golden, hostile_brief, sample_brief
 from rich.console import Console
 
 from podbrief import render
 
-GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 SCHEMA = json.loads((Path(render.__file__).parent / "schemas" / "brief-1.schema.json").read_text())
-
-
-def check_golden(name: str, text: str) -> None:
-    """Compare with tests/fixtures/golden/<name>; PODBRIEF_UPDATE_GOLDEN=1 rewrites it after a deliberate change."""
-    path = GOLDEN / name
-    if os.environ.get("PODBRIEF_UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
 
 
 def test_markdown_golden():
