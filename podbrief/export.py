@@ -43,44 +43,41 @@ _HEX_ID = re.compile(r"[0-9a-f]{1,64}")
 
 @dataclass
 class Selection:
-    """The insights to export (unique by id, in order), what each is related to, and unreadable files."""
+    """The insights to export (by id, in order), the related insights of each, and unreadable files."""
 
-    insights: list[Insight] = field(default_factory=list)
-    related: dict[str, list[Insight]] = field(default_factory=dict)
+    insights: dict[str, Insight] = field(default_factory=dict)
+    related: dict[str, dict[str, Insight]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     def add(self, insight: Insight) -> None:
-        if all(known["id"] != insight["id"] for known in self.insights):
-            self.insights.append({k: v for k, v in insight.items() if k not in ("similarity", "stance")})
+        self.insights.setdefault(insight["id"], {k: v for k, v in insight.items() if k not in ("similarity", "stance")})
 
     def add_brief(self, brief: briefs.Brief) -> None:
         for item in brief["items"]:
             self.add(item["insight"])
-            links = self.related.setdefault(item["insight"]["id"], [])
+            links = self.related.setdefault(item["insight"]["id"], {})
             for related in item.get("related") or []:
                 self.add(related)
-                if all(known["id"] != related["id"] for known in links):
-                    links.append(related)
+                links.setdefault(related["id"], related)
+
+
+def from_brief(brief: briefs.Brief) -> Selection:
+    """A brief's items and their related insights."""
+    chosen = Selection()
+    chosen.add_brief(brief)
+    return chosen
 
 
 def select(paths: Paths, date: dt.date | None = None) -> Selection:
     """The insights of the brief of `date`, or (None) every insight in the data dir and the stored briefs."""
-    chosen = Selection()
     if date is not None:
-        chosen.add_brief(briefs.load(paths, date))
-        return chosen
+        return from_brief(briefs.load(paths, date))
     loaded = rank_stage.load(paths)
-    chosen.problems = loaded.problems
+    chosen = Selection(problems=loaded.problems)
     for insight in loaded.insights:
         chosen.add(insight)
     for day in sorted(briefs.stored_dates(paths)):
         chosen.add_brief(briefs.load(paths, day))
-    return chosen
-
-
-def from_brief(brief: briefs.Brief) -> Selection:
-    chosen = Selection()
-    chosen.add_brief(brief)
     return chosen
 
 
@@ -92,9 +89,9 @@ def _episode(insight: Insight) -> dict[str, Any]:
 
 
 def _published(insight: Insight) -> str:
-    """The episode's publication date, "YYYY-MM-DD", or ""."""
+    """When the episode was published, "YYYY-MM-DD HH:MM:SS" (or just the date), or "" when unknown."""
     published = clean(_episode(insight).get("published"))
-    return published[:10] if re.match(r"\d{4}-\d{2}-\d{2}", published) else ""
+    return published[:19].replace("T", " ") if re.match(r"\d{4}-\d{2}-\d{2}", published) else ""
 
 
 # --- JSON Lines -----------------------------------------------------------------------------
@@ -103,9 +100,9 @@ def _published(insight: Insight) -> str:
 def jsonl(chosen: Selection) -> str:
     """One insight per line (as in insights.json, plus its related ids with similarity and stance)."""
     lines = []
-    for insight in chosen.insights:
+    for insight in chosen.insights.values():
         related = [{key: r[key] for key in ("id", "similarity", "stance") if key in r}
-                   for r in chosen.related.get(insight["id"], [])]
+                   for r in chosen.related.get(insight["id"], {}).values()]
         line = json.dumps({**insight, "related": related}, ensure_ascii=False)
         lines.append(line.translate(_JSON_LINE_BREAKS) + "\n")  # a line break inside a line would split it
     return "".join(lines)
@@ -124,14 +121,13 @@ def readwise(chosen: Selection) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(READWISE_COLUMNS)
-    for insight in chosen.insights:
+    for insight in chosen.insights.values():
         quote = render.quote_of(insight)
-        note = f"{clean(insight.get('speaker'))}: {clean(insight['text'])}" if clean(insight.get("speaker")) \
-            else insight["text"]
-        published = clean(_episode(insight).get("published"))[:19].replace("T", " ")
+        speaker = clean(insight.get("speaker"))
+        note = f"{speaker}: {insight['text']}" if speaker else insight["text"]
         writer.writerow([_cell(quote.get("text") or insight["text"]), _cell(_episode(insight).get("title")),
                          _cell(_episode(insight).get("show")), render.safe_url(quote.get("link")) or "",
-                         _cell(note), int(quote.get("start") or 0), published])
+                         _cell(note), int(quote.get("start") or 0), _published(insight)])
     return out.getvalue()
 
 
@@ -185,7 +181,7 @@ def _insight_fields(insight: Insight) -> dict[str, Any]:
     episode = _episode(insight)
     return {"id": clean(insight["id"]), "speaker": clean(insight.get("speaker")) or None,
             "show": clean(episode.get("show")) or None, "episode": clean(episode.get("title")) or None,
-            "date": _published(insight) or None, "topics": [clean(t) for t in insight.get("topics") or []],
+            "date": _published(insight)[:10] or None, "topics": [clean(t) for t in insight.get("topics") or []],
             "quote": clean(quote.get("text")) or None, "link": render.safe_url(quote.get("link")),
             "start": quote.get("start"), "kind": clean(insight.get("kind")) or None,
             "episode_id": clean(episode.get("id")) or None}
@@ -272,16 +268,17 @@ class VaultReport:
 
 def _vault_notes(chosen: Selection, directory: Path) -> list[Note]:
     notes: dict[Path, Note] = {}
-    for insight in chosen.insights:
+    for insight in chosen.insights.values():
         path = directory / "insights" / f"{_insight_note(insight)}.md"
-        notes[path] = Note(path, _insight_fields(insight), _insight_block(insight, chosen.related.get(insight["id"], [])))
+        related = list(chosen.related.get(insight["id"], {}).values())
+        notes[path] = Note(path, _insight_fields(insight), _insight_block(insight, related))
         episode = _episode(insight)
         path = directory / "episodes" / f"{_episode_note(insight)}.md"
         title = clean(episode.get("title")) or clean(episode.get("id"))
         show = clean(episode.get("show"))
         notes.setdefault(path, Note(path, {
             "id": clean(episode.get("id")), "show": show or None, "episode": title,
-            "date": _published(insight) or None, "aliases": [title]},
+            "date": _published(insight)[:10] or None, "aliases": [title]},
             "".join(f"{line}\n\n" for line in (f"# {render.md_escape(title)}", render.md_escape(show)) if line)))
         notes[path].index.append(_index_line(insight))
         speaker = clean(insight.get("speaker"))
