@@ -1,7 +1,7 @@
 """Screenshot a stored brief's HTML page in headless Chromium, light and dark side by side (docs/brief.png).
 
-    PODBRIEF_HOME=/tmp/demo podbrief demo --home /tmp/demo
-    python scripts/brief_screenshot.py /tmp/demo/briefs/2026-12-01.json docs/brief.png
+    podbrief demo --home /tmp/demo
+    python scripts/brief_screenshot.py /tmp/demo/briefs/<date>.json docs/brief.png
 
 Needs Debian's `chromium`. The two halves are joined by a second page that shows both
 screenshots, so no imaging library is needed.
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from podbrief import render  # noqa: E402
 
-WIDTH, HEIGHT = 560, 900
+WIDTH, HEIGHT = 500, 760
 
 
 def shoot(chromium: str, page: Path, out: Path, size: tuple[int, int], *flags: str) -> None:
