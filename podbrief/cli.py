@@ -219,6 +219,8 @@ def export(
     rt = runtime(ctx)
     if sum((obsidian is not None, readwise is not None, jsonl)) > 1:
         raise UsageError("choose one of --obsidian, --readwise, --jsonl")
+    if output and (obsidian or readwise):
+        raise UsageError("-o goes with --jsonl or the OPML export (--obsidian and --readwise name their target)")
     if not (obsidian or readwise or jsonl):
         if date:
             raise UsageError("--date needs --obsidian, --readwise or --jsonl")

@@ -216,6 +216,8 @@ def test_cli_exports_each_format(stocked, tmp_path):
     result = runner.invoke(app, ["export", "--jsonl"])
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["id"] for line in result.stdout.splitlines()][:2] == ["bb01", "bb02"]
+    assert runner.invoke(app, ["export", "--jsonl", "-o", str(tmp_path / "all.jsonl")]).exit_code == 0
+    assert (tmp_path / "all.jsonl").read_text() == result.stdout
     result = runner.invoke(app, ["export", "--readwise", str(tmp_path / "hl.csv"), "--date", "2026-11-25"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "hl.csv").read_bytes().decode() == export.readwise(export.from_brief(sample_brief()))
@@ -227,6 +229,7 @@ def test_cli_exports_each_format(stocked, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--jsonl", "--readwise", "x.csv"], "choose one of --obsidian, --readwise, --jsonl"),
     (["--date", "2026-11-25"], "--date needs --obsidian, --readwise or --jsonl"),
+    (["--readwise", "x.csv", "-o", "y.csv"], "-o goes with --jsonl or the OPML export"),
     (["--jsonl", "--date", "2026-11-24"], "no brief for 2026-11-24"),
     (["--jsonl", "--date", "yesterday"], "--date: expected YYYY-MM-DD"),
 ])
