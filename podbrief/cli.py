@@ -22,6 +22,7 @@ from typer.exceptions import TyperException
 
 from podbrief import __version__, briefs, directory, render, render_rank
 from podbrief import config as configmod
+from podbrief import export as exports
 from podbrief.demo import run as demo_run
 from podbrief.errors import ExitStatus, InputError, ModelError, NothingNew, PartialFailure, PodbriefError, UsageError
 from podbrief.formats import opml
@@ -307,10 +308,38 @@ def import_opml(ctx: typer.Context, file: Path = typer.Argument(..., help="An OP
 def export(
     ctx: typer.Context,
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to FILE instead of stdout."),
+    obsidian: Optional[Path] = typer.Option(
+        None, "--obsidian", metavar="DIR", help="Insights as notes in an Obsidian vault (updated in place)."),
+    readwise: Optional[Path] = typer.Option(
+        None, "--readwise", metavar="FILE.csv", help="Insights as a Readwise CSV import file."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="Insights as JSON Lines, one per line."),
+    date: Optional[str] = typer.Option(
+        None, "--date", help="With an insight format: only the brief of this day (default: every insight)."),
 ) -> None:
-    """Export your subscriptions as OPML."""
+    """Export your subscriptions as OPML, or (--obsidian, --readwise, --jsonl) your insights for notes apps."""
     rt = runtime(ctx)
-    document = opml.dump(fetch_stage.export_outlines(rt.paths))
+    if sum((obsidian is not None, readwise is not None, jsonl)) > 1:
+        raise UsageError("choose one of --obsidian, --readwise, --jsonl")
+    if output and (obsidian or readwise):
+        raise UsageError("-o goes with --jsonl or the OPML export (--obsidian and --readwise name their target)")
+    if not (obsidian or readwise or jsonl):
+        if date:
+            raise UsageError("--date needs --obsidian, --readwise or --jsonl")
+        _write_or_print(opml.dump(fetch_stage.export_outlines(rt.paths)), output)
+        return
+    chosen = exports.select(rt.paths, today_stage.parse_date(date) if date else None)
+    for problem in chosen.problems:
+        rt.err.print(Text(f"podbrief: warning: {problem}", style="red"), soft_wrap=True)
+    if obsidian:
+        report = exports.obsidian(chosen, obsidian)
+        rt.err.print(f"{obsidian}: {report.summary()}", markup=False, soft_wrap=True)
+        for path in report.kept:
+            rt.err.print(f"kept {path}: its podbrief block is gone, so it was not updated", markup=False, soft_wrap=True)
+    else:
+        _write_or_print((exports.readwise(chosen) if readwise else exports.jsonl(chosen)).encode(), readwise or output)
+
+
+def _write_or_print(document: bytes, output: Optional[Path]) -> None:
     if output is None:
         sys.stdout.buffer.write(document)
         sys.stdout.flush()

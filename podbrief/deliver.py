@@ -1,4 +1,5 @@
-"""Delivery of a saved brief: email over SMTP (STARTTLS, SSL or plain), HTML with a Markdown text part.
+"""Delivery of a saved brief: email over SMTP (STARTTLS, SSL or plain), HTML with a Markdown text part,
+or notes in an Obsidian vault (`brief.deliver: obsidian:DIR`, see podbrief.export).
 
 Settings come from the `email:` config section; the password is best given as
 PODBRIEF_EMAIL_PASSWORD in the environment (the usual env override of `email.password`).
@@ -11,13 +12,15 @@ import socket
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from pathlib import Path
 from typing import Any
 
-from podbrief import render
+from podbrief import export, render
 from podbrief.config import Config, expect_choice
-from podbrief.errors import ConfigError, DeliveryError
+from podbrief.errors import ConfigError, DeliveryError, UsageError
 
-DELIVERY = ("none", "email")
+DELIVERY = ("none", "email", "obsidian:DIR")
+OBSIDIAN = "obsidian:"  # brief.deliver: obsidian:DIR keeps the vault in DIR current
 SECURITY = ("starttls", "ssl", "none")
 
 
@@ -35,8 +38,18 @@ def build_message(brief: render.Brief, sender: str, to: list[str]) -> EmailMessa
 
 def check(config: Config) -> None:
     """Raise ConfigError now, before any work, if the delivery settings cannot work."""
-    if expect_choice(config, "brief.deliver", DELIVERY) == "email":
+    if _vault(config) is None and expect_choice(config, "brief.deliver", DELIVERY) == "email":
         _check_email(config)
+
+
+def _vault(config: Config) -> Path | None:
+    """The vault directory of `brief.deliver: obsidian:DIR`, or None for another delivery."""
+    value = config["brief"]["deliver"]
+    if not isinstance(value, str) or not value.startswith(OBSIDIAN):
+        return None
+    if not value[len(OBSIDIAN):].strip():
+        raise ConfigError(f"brief.deliver: expected obsidian:DIR with a directory, got {value!r}")
+    return Path(value[len(OBSIDIAN):].strip()).expanduser()
 
 
 def _check_email(config: Config) -> None:
@@ -88,6 +101,13 @@ def _reply(exc: smtplib.SMTPResponseException) -> str:
 def deliver(brief: render.Brief, config: Config) -> str | None:
     """Deliver as `brief.deliver` says; returns a one-line note of where it went, or None."""
     check(config)
+    vault = _vault(config)
+    if vault is not None:
+        try:
+            report = export.obsidian(export.from_brief(brief), vault)
+        except UsageError as exc:
+            raise DeliveryError(f"obsidian: {exc}") from None
+        return f"exported the brief to the Obsidian vault {vault}: {report.summary()}"
     if config["brief"]["deliver"] == "none":
         return None
     send_email(brief, config)

@@ -14,6 +14,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 from rich.console import Console, Group, RenderableType
 from rich.style import Style
@@ -24,6 +25,7 @@ Brief = dict[str, Any]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~#!&])")
+_URI_SAFE = "!#$%&'()*+,-./:;=?@[]_~"  # what a URI holds unencoded, besides letters and digits
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
@@ -36,10 +38,13 @@ def clean(text: Any) -> str:
 
 
 def safe_url(url: Any) -> str | None:
-    """The URL if it is http(s) and free of whitespace/control characters, else None."""
+    """The URL if it is http(s) and free of whitespace/control characters, else None.
+
+    Characters a URI may not hold (quotes, angle brackets, non-ASCII) come back percent-encoded.
+    """
     if not isinstance(url, str) or not url.lower().startswith(("https://", "http://")):
         return None
-    return None if _CONTROL.search(url) or any(c.isspace() for c in url) else url
+    return None if _CONTROL.search(url) or any(c.isspace() for c in url) else quote(url, safe=_URI_SAFE)
 
 
 def timestamp(seconds: Any) -> str:
@@ -162,14 +167,14 @@ def md_escape(text: Any) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", clean(text))
 
 
-def _md_link(label: str, url: Any) -> str:
+def md_link(label: str, url: Any) -> str:
     link = safe_url(url)
-    return f"[{label}](<{link.replace('<', '%3C').replace('>', '%3E')}>)" if link else label
+    return f"[{label}](<{link}>)" if link else label
 
 
 def _md_source(insight: dict[str, Any]) -> str:
     quote = quote_of(insight)
-    stamp = f" · {_md_link(timestamp(quote['start']), quote.get('link'))}" if "start" in quote else ""
+    stamp = f" · {md_link(timestamp(quote['start']), quote.get('link'))}" if "start" in quote else ""
     return md_escape(source_line(insight)) + stamp
 
 
@@ -197,64 +202,124 @@ def markdown(brief: Brief, explain: bool = False) -> str:
 
 # --- HTML ------------------------------------------------------------------------------------
 
-# Inline styles only: many mail clients drop <style> blocks and never load external CSS.
-_BODY = "margin:0 auto;max-width:42em;padding:1em;font-family:Georgia,serif;color:#222;line-height:1.45"
-_ITEM = "margin:1.5em 0;padding-top:1em;border-top:1px solid #ddd"
-_SOURCE = "color:#666;font-size:90%;margin:.25em 0"
-_QUOTE = "margin:.5em 0 .5em 1em;padding-left:.75em;border-left:3px solid #ccc;color:#444;font-style:italic"
-_RELATED = "color:#333;font-size:95%"
+# Inline styles only, so mail clients that drop <style> blocks and never load external CSS show the
+# light scheme. The page's one <style> block only adds the dark scheme (prefers-color-scheme) on top,
+# through the classes below; no scripts, and the audio loads only when played (preload="none").
+_BODY = "margin:0;padding:0;background:#fbfaf7;color:#1f1f1f"
+_PAGE = "margin:0 auto;max-width:40em;padding:1.25em 1em 2em;font-family:Georgia,'Times New Roman',serif;line-height:1.5"
+_H1 = "font-size:1.35em;line-height:1.25;margin:0 0 .25em"
+_ITEM = "margin:1.25em 0;padding:1em 1.1em;background:#ffffff;border:1px solid #e4e1da;border-radius:8px"
+_INSIGHT = "font-size:1.12em;line-height:1.4;margin:0 0 .4em;font-weight:bold"
+_RANK = "color:#8a8478;font-weight:normal"
+_MUTED = "color:#5f5b54;font-size:90%;margin:.2em 0"
+_QUOTE = "margin:.75em 0;padding:.1em 0 .1em .9em;border-left:3px solid #c9b98f;color:#3a3631;font-style:italic"
+_LISTEN = "margin:.5em 0;font-family:Helvetica,Arial,sans-serif;font-size:90%"
+_AUDIO = "display:block;width:100%;margin:.4em 0"
+_LINK = "color:#1a55b0"
+_RELATED = "margin:.9em 0 0;padding-top:.6em;border-top:1px dashed #e4e1da;font-size:95%"
+_STANCE = "display:inline-block;padding:0 .45em;margin-right:.35em;border-radius:.7em;font-size:80%;" \
+          "font-family:Helvetica,Arial,sans-serif;background:#efe9dc;color:#5a4a22"
 _NOTE = "color:#8a5a00"
+_DARK = """@media (prefers-color-scheme: dark) {
+  .pb-body { background: #17171a !important; color: #e7e5e0 !important; }
+  .pb-item { background: #222226 !important; border-color: #3a3a40 !important; }
+  .pb-muted, .pb-rank { color: #a9a59c !important; }
+  .pb-quote { color: #d8d4cb !important; border-color: #8c7b4f !important; }
+  .pb-related { border-color: #3a3a40 !important; }
+  .pb-stance { background: #3b3527 !important; color: #e6d3a3 !important; }
+  .pb-note { color: #e0b15a !important; }
+  a { color: #8fb8ff !important; }
+}"""
 
 
 def _h(text: Any) -> str:
     return html.escape(clean(text))
 
 
+def audio_at(quote: dict[str, Any]) -> str | None:
+    """The quote's audio URL with a `#t=` media fragment at its start (so a player starts there), or None."""
+    link = safe_url(quote.get("link"))
+    if link is None or not isinstance(quote.get("start"), (int, float)):
+        return None
+    start = f"{quote['start']:.2f}".rstrip("0").rstrip(".")
+    return f"{link.split('#', 1)[0]}#t={start}"
+
+
+def _html_link(label: str, url: str | None) -> str:
+    return f'<a href="{html.escape(url)}" style="{_LINK}">{label}</a>' if url else label
+
+
 def _html_source(insight: dict[str, Any]) -> str:
     quote = quote_of(insight)
     stamp = ""
     if "start" in quote:
-        link = safe_url(quote.get("link"))
-        label = html.escape(timestamp(quote["start"]))
-        stamp = f' · <a href="{html.escape(link)}">{label}</a>' if link else f" · {label}"
+        stamp = " · " + _html_link(html.escape(timestamp(quote["start"])), safe_url(quote.get("link")))
     return _h(source_line(insight)) + stamp
+
+
+def _html_listen(quote: dict[str, Any]) -> list[str]:
+    """A link that opens the audio at the quote, and a player that starts there."""
+    audio = audio_at(quote)
+    if audio is None:
+        return []
+    link = _html_link(f"&#9654; Listen from {html.escape(timestamp(quote['start']))}", safe_url(quote.get("link")))
+    return [f'<p style="{_LISTEN}">{link}</p>',
+            f'<audio controls preload="none" src="{html.escape(audio)}" style="{_AUDIO}"></audio>']
+
+
+def _html_related(related: dict[str, Any]) -> str:
+    stance = clean(related.get("stance"))
+    label = f'<span class="pb-stance" style="{_STANCE}">{html.escape(stance)}</span>' if stance else ""
+    return (f"<li>{label}{_h(related.get('text'))}<br>"
+            f'<span class="pb-muted" style="{_MUTED}">{_html_source(related)}</span></li>')
+
+
+def _html_item(item: dict[str, Any], explain: bool) -> list[str]:
+    insight = item["insight"]
+    quote = quote_of(insight)
+    parts = [f'<div class="pb-item" style="{_ITEM}">',
+             f'<h2 style="{_INSIGHT}"><span class="pb-rank" style="{_RANK}">{item["rank"]}.</span> '
+             f'{_h(insight.get("text"))}</h2>',
+             f'<p class="pb-muted" style="{_MUTED}">{_h(source_line(insight))}</p>']
+    if quote.get("text"):
+        parts.append(f'<blockquote class="pb-quote" style="{_QUOTE}">&#8220;{_h(quote["text"])}&#8221;</blockquote>')
+    parts += _html_listen(quote)
+    if explain:
+        parts += [f'<p class="pb-muted" style="{_MUTED}">{_h(line)}</p>' for line in explain_lines(item)]
+    related = item.get("related") or []
+    if related:
+        parts.append(f'<div class="pb-related" style="{_RELATED}"><p style="margin:0">Related:</p>'
+                     '<ul style="margin:.3em 0;padding-left:1.2em">')
+        parts += [_html_related(r) for r in related]
+        parts.append("</ul></div>")
+    parts.append("</div>")
+    return parts
 
 
 def html_fragment(brief: Brief, explain: bool = False) -> str:
     """The brief's body, also used as the content of its Atom entry."""
-    parts = [f"<h1 style=\"font-size:1.4em\">{_h(title(brief))}</h1>"]
+    parts = [f'<h1 style="{_H1}">{_h(title(brief))}</h1>']
     for item in brief["items"]:
-        insight = item["insight"]
-        parts.append(f'<div style="{_ITEM}">')
-        parts.append(f"<p><b>{item['rank']}. {_h(insight.get('text'))}</b></p>")
-        parts.append(f'<p style="{_SOURCE}">{_html_source(insight)}</p>')
-        if quote_of(insight).get("text"):
-            parts.append(f'<blockquote style="{_QUOTE}">{_h(quote_of(insight)["text"])}</blockquote>')
-        if explain:
-            parts += [f'<p style="{_SOURCE}">{_h(line)}</p>' for line in explain_lines(item)]
-        related = item.get("related") or []
-        if related:
-            parts.append(f'<p style="{_RELATED}">Related:</p><ul style="{_RELATED}">')
-            parts += [f"<li>{_h(r.get('text'))}<br><span style=\"{_SOURCE}\">{_html_source(r)}</span></li>"
-                      for r in related]
-            parts.append("</ul>")
-        parts.append("</div>")
+        parts += _html_item(item, explain)
     if remaining_line(brief):
-        parts.append(f'<p style="{_NOTE}">{_h(remaining_line(brief))}</p>')
+        parts.append(f'<p class="pb-note" style="{_NOTE}">{_h(remaining_line(brief))}</p>')
     if brief.get("problems"):
-        parts.append(f'<h2 style="font-size:1.1em;{_NOTE}">Problems</h2><ul style="{_NOTE}">')
+        parts.append(f'<h2 class="pb-note" style="font-size:1.1em;{_NOTE}">Problems</h2>'
+                     f'<ul class="pb-note" style="{_NOTE}">')
         parts += [f"<li>{_h(problem_line(p))}</li>" for p in brief["problems"]]
         parts.append("</ul>")
     return "\n".join(parts)
 
 
 def html_page(brief: Brief, explain: bool = False) -> str:
-    """One self-contained HTML file: no scripts, no external resources."""
+    """One self-contained HTML file: no scripts, nothing loaded until an audio player is played."""
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_h(title(brief))}</title>\n</head>\n"
-        f'<body style="{_BODY}">\n{html_fragment(brief, explain)}\n</body>\n</html>\n'
+        '<meta name="color-scheme" content="light dark">\n'
+        f"<title>{_h(title(brief))}</title>\n<style>\n{_DARK}\n</style>\n</head>\n"
+        f'<body class="pb-body" style="{_BODY}">\n<div style="{_PAGE}">\n{html_fragment(brief, explain)}\n'
+        "</div>\n</body>\n</html>\n"
     )
 
 

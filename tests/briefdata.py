@@ -7,10 +7,24 @@ tested against them.
 
 from __future__ import annotations
 
+import os
 import socket
+from pathlib import Path
 from typing import Any
 
 from podbrief.store import short_hash
+
+GOLDEN = Path(__file__).parent / "fixtures" / "golden"
+
+
+def check_golden(name: str, text: str) -> None:
+    """Compare with tests/fixtures/golden/<name>, byte for byte; PODBRIEF_UPDATE_GOLDEN=1 rewrites it after a
+    deliberate change."""
+    path = GOLDEN / name
+    if os.environ.get("PODBRIEF_UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode("utf-8"))
+    assert text == path.read_bytes().decode("utf-8")
 
 
 def insight(episode_id: str, n: int, text: str, speaker: str | None = "Deb Schulte", show: str = "Question Period",
@@ -46,7 +60,7 @@ def sample_brief() -> dict[str, Any]:
             {"rank": 1, "score": 3.2, "insight": first,
              "why": {"interest": 1.0, "quality": 0.6, "novelty": 1.0, "recency": 0.9},
              "reasons": ["interest 'seniors' (topic): +1.00"], "duplicates": [],
-             "related": [related | {"similarity": 0.87}]},
+             "related": [related | {"similarity": 0.87, "stance": "disagrees"}]},
             {"rank": 2, "score": 2.1, "insight": second,
              "why": {"interest": 0.5, "quality": 0.7, "novelty": 1.0, "recency": 0.8}, "related": []},
         ],
@@ -54,6 +68,29 @@ def sample_brief() -> dict[str, Any]:
                       "error": "the model returned no valid insight"}],
         "remaining": {"transcribe": 2, "extract": 0},
     }
+
+
+# Run by a browser only if the page lets markup through: it marks the page, which the browser test looks for.
+SCRIPT = '<script>document.body.dataset.pwned="script"</script>'
+IMAGE = '<img src=x onerror="document.body.dataset.pwned=1">'
+
+
+def hostile_brief() -> dict[str, Any]:
+    """A brief whose every feed and model field is hostile: markup, script, path tricks, NUL and control bytes."""
+    brief = sample_brief()
+    evil = insight("../../x/..", 9, f"Model text {IMAGE} [bold]loud[/bold] ---\nkey: value ]] | #tag",
+                   speaker="[red]Eve[/red] ../../etc/passwd", show=f"{SCRIPT} /Show\x00 with NUL",
+                   title=f"{SCRIPT} [bold]Title[/bold] ../../../escape /abs\\win: .. ", start=61.5)
+    evil["id"] = "../../../outside"
+    evil["quote"]["link"] = 'https://podcasts.example/ep.mp3?a="><script>alert(1)</script>#t=61'
+    evil["quote"]["text"] = "</blockquote><script>alert(1)</script> said \"quoted\", =SUM(A1) \u2028next"
+    evil["topics"] = ["../topic", "<b>bold</b>"]
+    brief["items"].insert(0, {"rank": 1, "score": 4.0, "insight": evil, "why": {"interest": 1.0},
+                              "related": [sample_brief()["items"][1]["insight"] | {"similarity": 0.9,
+                                                                                  "stance": f"{SCRIPT}agrees"}]})
+    for rank, item in enumerate(brief["items"], start=1):
+        item["rank"] = rank
+    return brief
 
 
 def free_port() -> int:

@@ -100,7 +100,7 @@ def test_unreachable_server():
 
 
 @pytest.mark.parametrize("flags, message", [
-    ({"brief.deliver": "pigeon"}, "brief.deliver: expected one of none, email, got 'pigeon'"),
+    ({"brief.deliver": "pigeon"}, "brief.deliver: expected one of none, email, obsidian:DIR, got 'pigeon'"),
     ({"brief.deliver": "email"}, "email.to: expected a list of email addresses, got []"),
     ({"brief.deliver": "email", "email.to": ["a@b.c"], "email.security": "tls"}, "email.security: expected one of"),
 ])

@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import feedparser
 import jsonschema
 import pytest
-from briefdata import sample_brief
+from briefdata import check_golden, hostile_brief, sample_brief
 from rich.console import Console
 
 from podbrief import render
 
-GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 SCHEMA = json.loads((Path(render.__file__).parent / "schemas" / "brief-1.schema.json").read_text())
-
-
-def check_golden(name: str, text: str) -> None:
-    """Compare with tests/fixtures/golden/<name>; PODBRIEF_UPDATE_GOLDEN=1 rewrites it after a deliberate change."""
-    path = GOLDEN / name
-    if os.environ.get("PODBRIEF_UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
 
 
 def test_markdown_golden():
@@ -53,7 +42,46 @@ def test_html_escapes_and_links_only_http():
     assert "\x1b" not in page
     assert '<a href="https://podcasts.example/' in page
     assert "Problems" in page and "A &lt;broken&gt; episode" in page
-    assert "<link" not in page and "src=" not in page  # self-contained
+    # self-contained: nothing external but the audio, which loads only when played
+    assert "<link" not in page and "<script" not in page and "<img" not in page
+    assert page.count("src=") == page.count('<audio controls preload="none" src="https://') == 1
+
+
+def test_html_hostile_text_and_urls_are_escaped():
+    page = render.html_page(hostile_brief())
+    assert "<script" not in page and "<img" not in page and "\x00" not in page
+    assert "&lt;script&gt;document.body.dataset.pwned" in page
+    assert '<span class="pb-stance"' in page and "&lt;script&gt;" in page.split('class="pb-stance"')[1][:300]
+    assert 'href="https://podcasts.example/ep.mp3?a=%22%3E%3Cscript%3Ealert(1)%3C/script%3E#t=61"' in page
+
+
+@pytest.mark.parametrize("quote, expected", [
+    ({"link": "https://h/ep.mp3#t=812", "start": 812.4}, "https://h/ep.mp3#t=812.4"),
+    ({"link": "https://h/ep.mp3?x=1", "start": 70.0}, "https://h/ep.mp3?x=1#t=70"),
+    ({"link": "https://h/ep.mp3", "start": 0}, "https://h/ep.mp3#t=0"),
+    ({"link": "javascript:alert(1)", "start": 5.0}, None),
+    ({"link": "https://h/ep.mp3"}, None),
+    ({"link": None, "start": 5.0}, None),
+])
+def test_audio_starts_at_the_quote(quote, expected):
+    assert render.audio_at(quote) == expected
+
+
+def test_html_has_a_dark_scheme_over_inline_light_styles():
+    page = render.html_page(sample_brief())
+    assert '<meta name="color-scheme" content="light dark">' in page
+    assert "@media (prefers-color-scheme: dark)" in page
+    assert '<body class="pb-body" style="margin:0;padding:0;background:#fbfaf7;color:#1f1f1f">' in page
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("https://h/a b", None),
+    ("ftp://h/x", None),
+    ("https://h/ep.mp3?a=\"><x>#t=1", "https://h/ep.mp3?a=%22%3E%3Cx%3E#t=1"),
+    ("https://h/Zürich.mp3?q=%20&r=1", "https://h/Z%C3%BCrich.mp3?q=%20&r=1"),
+])
+def test_safe_url_keeps_http_only_and_encodes_what_a_uri_may_not_hold(url, expected):
+    assert render.safe_url(url) == expected
 
 
 def test_terminal_shows_markup_literally_and_strips_escape_sequences():
