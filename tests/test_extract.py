@@ -472,6 +472,23 @@ def test_extract_keeps_grounded_verified_insights_and_counts_every_drop():
     assert len({i["id"] for i in insights}) == 3
 
 
+def test_an_inverted_stance_passes_the_word_checks_but_not_the_faithfulness_check():
+    """Word-level checks cannot see an inverted stance (its words are the answer's); the verifier's
+    P(yes) must. The scripted verifier here says no to it, as the real one is measured to do
+    (benchmarks/quality.py verifier); what matters is that its answer decides."""
+    transcript = fixture_transcript()
+    first = candidates(transcript, 1)[0]
+    faithful = grounded_reply(first.passage)
+    inverted = faithful.replace("Several things matter here", "None of these things matter here")
+    for reply, verdict, kept in ((inverted, 0.04, 0), (faithful, 0.93, 1)):
+        engine = FakeEngine([reply], verdicts=[verdict])
+        insights, stats = stage.extract(transcript, None, engine, count=1)
+        assert len(insights) == kept
+        assert stats.dropped.get("unfaithful", 0) == 1 - kept
+        verify = next(prompt for prompt in engine.prompts if "Statement:" in prompt)
+        assert "same stance (not the opposite" in verify and reply.split(".")[0] in verify
+
+
 def test_the_model_never_supplies_quotes_or_times():
     """A reply that claims its own quote and timestamps: only the text is used; the quote and times
     come from the transcript."""
