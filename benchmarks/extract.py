@@ -5,8 +5,6 @@
     python benchmarks/extract.py --models qwen2.5-0.5b smollm2-135m [--meetings ...] [--samples FILE]
         the extract stage and the naive baseline (whole chunk -> JSON insights) per model:
         coverage of the human topic summaries, grounding rate, copy rate, seconds per hour
-    python benchmarks/extract.py --formats --models qwen2.5-0.5b
-        free text + follow-up questions (used) vs one JSON reply, free or grammar-constrained
     python benchmarks/extract.py --threads --models qwen2.5-0.5b
         tokens per second with 1 and 2 llama.cpp threads
 
@@ -34,7 +32,7 @@ from rouge_score import rouge_scorer
 
 from podbrief import models
 from podbrief.engines.llm import LLM
-from podbrief.extraction import grounding, speakers, writer
+from podbrief.extraction import grounding, structure, writer
 from podbrief.extraction import passages as P
 from podbrief.stages import extract as stage
 from podbrief.store import Paths
@@ -85,7 +83,8 @@ SELECTORS: dict[str, Selector] = {
     "random": lambda ps, n, d, rng: rng.sample(eligible(ps), min(n, len(eligible(ps)))),
     "longest": lambda ps, n, d, rng: sorted(eligible(ps), key=lambda p: -p.words)[:n],
     "score": lambda ps, n, d, rng: sorted(eligible(ps), key=lambda p: -P.passage_score(p))[:n],
-    "score+spread (used)": lambda ps, n, d, rng: P.select(ps, n, d)[:n],
+    "podcast shape + score + spread (used)": lambda ps, n, d, rng: [
+        s.passage for s in structure.select(structure.shape(ps, d), n, d, structure.hosts(ps, None))[:n]],
 }
 
 
@@ -262,70 +261,13 @@ def calibrate_coverage(meetings: list[str]) -> None:
 
 # --- output formats and threads ------------------------------------------------------------------
 
-KINDS = ["claim", "data point", "prediction", "advice", "contrarian view"]
-SCORES = ["novelty", "surprise", "actionability", "specificity"]
-JSON_SCHEMA = {"type": "object", "properties": {
-    "text": {"type": "string"}, "kind": {"type": "string", "enum": KINDS},
-    "topics": {"type": "array", "items": {"type": "string"}},
-    "scores": {"type": "object", "properties": {k: {"type": "integer"} for k in SCORES}, "required": SCORES}},
-    "required": ["text", "kind", "topics", "scores"]}
-JSON_QUESTION = (" Reply with one JSON object: {\"text\": the two sentences, \"kind\": claim, data point, prediction, "
-                 "advice or contrarian view, \"topics\": two or three tags, \"scores\": {\"novelty\", "
-                 "\"surprise\", \"actionability\", \"specificity\": each 1 to 5}}.")
-
-
-def run_formats(name: str, meetings: list[str], threads: int, count: int = 4) -> None:
-    """The same passages written three ways; JSON variants must parse with every field."""
-    from llama_cpp import LlamaGrammar
-
-    engine = load_engine(name, threads)
-    grammar = LlamaGrammar.from_json_schema(json.dumps(JSON_SCHEMA), verbose=False)
-    work = []
-    for meeting in meetings:
-        data = qmsum.load(qmsum.DATA / "val" / f"{meeting}.json")
-        segments = segments_of(data)
-        names = speakers.name_speakers(segments, None)
-        cut = P.build_passages(segments)
-        work += [(p, names[p.speaker]) for p in P.select(cut, count, data.transcript["duration"])[:count]]
-    print(f"{len(work)} passages, {name}, {engine.threads} threads, load average {os.getloadavg()[0]:.1f}")
-    print("| format | s per passage | generated tokens | valid | copies | grounded |\n|---|---|---|---|---|---|")
-    for label in ("free text + topics follow-up (used)", "one JSON reply, free", "one JSON reply, JSON-schema grammar"):
-        started, tokens_before = time.monotonic(), engine.usage.completion_tokens
-        valid = copies = grounded = 0
-        for passage, speaker in work:
-            try:
-                if label.startswith("free"):
-                    text = writer.write(engine, passage.text, speaker).text
-                else:
-                    chat = writer.messages(passage.text, speaker)
-                    chat[-1]["content"] += JSON_QUESTION
-                    prompt = engine.prompt(chat)
-                    reply = engine._llama.create_completion(  # benchmark only: a raw grammar the stage does not use
-                        prompt, max_tokens=200, temperature=0.0,
-                        grammar=grammar if "grammar" in label else None)
-                    engine.usage.completion_tokens += reply["usage"]["completion_tokens"]
-                    item = parse_json_objects(reply["choices"][0]["text"])[0]
-                    assert set(JSON_SCHEMA["required"]) <= set(item)
-                    text = writer.clean_text(str(item["text"]), speaker) if str(item["text"]).startswith(speaker) \
-                        else str(item["text"])
-            except (writer.Rejected, IndexError, AssertionError, KeyError):
-                continue
-            valid += 1
-            copy = grounding.copy_ratio(text, passage.text) > grounding.COPY_MAX
-            copies += copy
-            grounded += not copy and grounding.unsupported(text, passage.text, [speaker]) is None
-        seconds = (time.monotonic() - started) / len(work)
-        generated = (engine.usage.completion_tokens - tokens_before) / len(work)
-        print(f"| {label} | {seconds:.1f} | {generated:.0f} | {valid}/{len(work)} | {copies} | {grounded} |")
-
-
 def run_threads(name: str) -> None:
     text = qmsum.load(qmsum.DATA / "val" / "education_10.json").transcript["segments"]
     passage = " ".join(s["text"] for s in text[40:52])
     print(f"{name}: one passage prompt + 64 generated tokens, load average {os.getloadavg()[0]:.1f}")
     for threads in (1, 2):
         engine = load_engine(name, threads)
-        prompt = engine.prompt(writer.messages(passage, "Bethan Owen"))
+        prompt = engine.prompt(writer.messages(writer.Context(passage, "Bethan Owen"), writer.WRITE))
         engine.complete(prompt, max_tokens=4)  # warm up
         started = time.monotonic()
         for seed in range(3):
@@ -346,7 +288,6 @@ def main() -> None:
                         help="with a number: llama.cpp threads for the runs (default: podbrief's default); "
                              "alone: compare 1 and 2 threads")
     parser.add_argument("--no-baseline", action="store_true")
-    parser.add_argument("--formats", action="store_true")
     parser.add_argument("--calibrate", action="store_true", help="the ROUGE-1 F1 of unrelated summaries")
     parser.add_argument("--samples", type=Path, help="write the first model's insights as Markdown here")
     parser.add_argument("--save", type=Path, help="write every insight with its checks as JSON here")
@@ -360,10 +301,7 @@ def main() -> None:
             run_threads(name)
         return
     threads = args.threads or 0
-    if args.formats:
-        for name in args.models:
-            run_formats(name, args.meetings, threads)
-    elif args.models:
+    if args.models:
         run_models(args.models, args.meetings, threads, not args.no_baseline, args.samples, args.save)
 
 
