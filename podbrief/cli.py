@@ -118,9 +118,12 @@ def main_callback(
     rt = Runtime(paths=paths, config_path=config_file or paths.config_file, debug=debug, quiet=quiet)
     if quiet:
         rt.err.quiet = True
-    if debug:  # stage details (e.g. extract's passages and drops) go to stderr through `logging`
-        logging.basicConfig(format="podbrief: debug: %(name)s: %(message)s")
-        logging.getLogger("podbrief").setLevel(logging.DEBUG)
+    # Stage details (--debug: extract's passages and drops, the devices used) and warnings (a GPU that
+    # cannot be used; not with --quiet) go to stderr through `logging`.
+    logging.addLevelName(logging.DEBUG, "debug")
+    logging.addLevelName(logging.WARNING, "warning")
+    logging.basicConfig(format=f"podbrief: %(levelname)s: {'%(name)s: ' if debug else ''}%(message)s")
+    logging.getLogger("podbrief").setLevel(logging.DEBUG if debug else logging.ERROR if quiet else logging.WARNING)
     ctx.obj = rt
 
 
@@ -593,16 +596,17 @@ def models_command(
 
     Exit status: 0 ok; 8 a model failed its hash check.
     """
-    from podbrief import models
+    from podbrief import devices, models
 
     rt = runtime(ctx)
     config = rt.config()
     configured = {config["transcribe"]["model"], config["llm"]["model"]}
-    rows = models.listing(rt.paths, verify=verify)
+    device = devices.describe(config)
+    rows = [{**row, "device": device[str(row["kind"])]} for row in models.listing(rt.paths, verify=verify)]
     if as_json:
         rt.print_json(rows)
     else:
-        table = Table("Model", "Kind", "Status", "Description")
+        table = Table("Model", "Kind", "Status", "Device", "Description")
         missing = []
         for row in rows:
             status = "ready" if row["ready"] else "installed, assembled on first use" if row["installed"] else \
@@ -610,7 +614,8 @@ def models_command(
             if row["verified"] is not None:
                 status += ", sha256 ok" if row["verified"] else ", SHA256 MISMATCH"
             name = f"{row['name']} (configured)" if row["name"] in configured else str(row["name"])
-            table.add_row(*(Text(cell) for cell in (name, str(row["kind"]), status, str(row["description"]))))
+            table.add_row(*(Text(cell) for cell in (name, str(row["kind"]), status, str(row["device"]),
+                                                    str(row["description"]))))
             if not row["installed"]:
                 missing.append(f"{row['name']}: pip install {' '.join(models.REGISTRY[str(row['name'])].packages)}")
         rt.out.print(table)

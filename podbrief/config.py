@@ -80,7 +80,8 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
         ok = isinstance(value, type(default))
     if not ok:
         raise ValueError(f"{key}: expected {_type_name(default)}, got {value!r}")
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+    # A key whose default is negative (llm.gpu_layers: -1 = all) may be negative.
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0 <= default:
         raise ValueError(f"{key}: must not be negative, got {value!r}")
     return value
 

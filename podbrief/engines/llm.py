@@ -8,6 +8,7 @@ the last prompt's tokens), so stages should put the fixed instructions first.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from podbrief import models
+from podbrief import devices, models
 from podbrief.errors import ModelError
 from podbrief.store import Paths
 
@@ -27,6 +28,7 @@ CHATML = (
 )
 HUB_DEFAULT_FILE = "*[Qq]4_[Kk]_[Mm].gguf"
 _SPECIAL = re.compile(r"<\|[^|<>]{0,40}\|>|</?s>|\[/?INST\]")
+log = logging.getLogger(__name__)
 
 
 def default_threads() -> int:
@@ -78,29 +80,41 @@ class Usage:
 class LLM:
     """One loaded GGUF model. Create it once per run: loading costs seconds."""
 
-    def __init__(self, model: models.ResolvedModel, paths: Paths, threads: int = 0, context_size: int = 4096):
-        from llama_cpp import Llama  # imported lazily: a heavy native library
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    def __init__(self, model: models.ResolvedModel, paths: Paths, threads: int = 0, context_size: int = 4096,
+                 gpu_layers: int = 0):
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # imported lazily: a heavy native library
 
         self.threads = threads or default_threads()
+        self.gpu_layers = devices.gpu_layers(gpu_layers)
         options: dict[str, Any] = {"n_ctx": context_size, "n_threads": self.threads,
-                                   "n_threads_batch": self.threads, "verbose": False}
+                                   "n_threads_batch": self.threads, "n_gpu_layers": self.gpu_layers, "verbose": False}
         if model.sha256 is None:
             self._llama = _load_hub(str(model.path), options)
             local = models.resolve("llm", self._llama.model_path, paths)
             self.name, self.sha256 = model.name, local.sha256
         else:
-            try:
-                self._llama = Llama(model_path=str(model.path), **options)
-            except (ValueError, RuntimeError, OSError) as exc:
-                raise ModelError(f"cannot load {model.path} with llama.cpp: {exc}") from None
+            self._llama = self._load(model, options)
             self.name, self.sha256 = model.name, model.sha256
+        log.debug("%s on %s", model.name, devices.llm_device(self.gpu_layers))
         template = self._llama.metadata.get("tokenizer.chat_template") or CHATML
         eos = self._llama.token_eos()
         self._eos_text = self._llama._model.token_get_text(eos) if eos != -1 else ""
         self._formatter = Jinja2ChatFormatter(template=template, eos_token=self._eos_text, bos_token="")
         self.context_size = self._llama.n_ctx()
         self.usage = Usage()
+
+    def _load(self, model: models.ResolvedModel, options: dict[str, Any]) -> Any:
+        """Load a local GGUF; one that fails on the GPU is loaded again on the CPU, with one warning."""
+        from llama_cpp import Llama
+
+        try:
+            return Llama(model_path=str(model.path), **options)
+        except (ValueError, RuntimeError, OSError) as exc:
+            if not self.gpu_layers:
+                raise ModelError(f"cannot load {model.path} with llama.cpp: {exc}") from None
+            log.warning("cannot load %s on the GPU, using the CPU: %s", model.path, exc)
+            self.gpu_layers = 0
+            return self._load(model, {**options, "n_gpu_layers": 0})
 
     def prompt(self, messages: Sequence[dict[str, str]]) -> str:
         """Render chat messages (their content already neutralized) into a prompt that awaits the reply."""

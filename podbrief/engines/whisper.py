@@ -54,6 +54,7 @@ class Settings:
     language: str | None = "en"  # None = detect
     threads: int = 1  # CTranslate2 threads
     compute_type: str = "int8"  # or "float32": more accurate on hard audio, about a third slower
+    device: str = "cpu"  # or "cuda" (with compute_type float16)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -73,6 +74,18 @@ class Window:
 
     start: float
     end: float
+
+
+@dataclass(frozen=True)
+class Clip:
+    """An episode's samples from sample `origin` on: a worker decoding part of an episode gets only its stretch."""
+
+    samples: np.ndarray
+    origin: int = 0
+
+    def span(self, start: float, end: float) -> np.ndarray:
+        """The samples from `start` to `end` seconds of the episode (the same ones, whatever the origin)."""
+        return self.samples[int(start * SAMPLE_RATE) - self.origin: int(end * SAMPLE_RATE) - self.origin]
 
 
 def load_audio(path: Path) -> np.ndarray:
@@ -124,6 +137,19 @@ def speech_windows(audio: np.ndarray, vad: bool) -> list[Window]:
         else:
             windows.append(Window(start, end))
     return windows
+
+
+def split_windows(windows: list[Window], parts: int) -> list[list[Window]]:
+    """`windows` in at most `parts` consecutive runs of nearly equal length, the longer runs first.
+
+    Windows never overlap and end at pauses, so a run boundary cuts no word; each window
+    costs about the same (the encoder's input is always 30 s), so runs are balanced by count.
+    """
+    if not windows:
+        return []
+    parts = min(max(parts, 1), len(windows))
+    edges = [-(-len(windows) * i // parts) for i in range(parts + 1)]  # ceil(n * i / parts)
+    return [windows[start:end] for start, end in zip(edges, edges[1:])]
 
 
 # --- repetition loops --------------------------------------------------------------------
@@ -197,10 +223,12 @@ class WhisperEngine:
     def __init__(self, model: str | Path, settings: Settings):
         self.settings = settings
         try:
-            self.model = WhisperModel(str(model), device="cpu", compute_type=settings.compute_type,
+            self.model = WhisperModel(str(model), device=settings.device, compute_type=settings.compute_type,
                                       cpu_threads=settings.threads)
+            if settings.device != "cpu":  # a missing CUDA library shows only when the GPU first computes
+                list(self.model.transcribe(np.zeros(SAMPLE_RATE, np.float32), language="en", vad_filter=False)[0])
         except Exception as exc:
-            raise ModelError(f"cannot load whisper model {model}: {exc}") from None
+            raise ModelError(f"cannot load whisper model {model} on {settings.device}: {exc}") from None
         self.pipeline = BatchedInferencePipeline(self.model)
 
     def transcribe(
@@ -208,32 +236,39 @@ class WhisperEngine:
     ) -> tuple[list[Segment], str]:
         """Return (segments, language). `progress` gets the seconds of audio done so far."""
         windows = speech_windows(audio, self.settings.vad)
-        language = self._language(audio, windows)
-        segments: list[Segment] = []
-        group_size = max(self.settings.batch_size, 8)
-        for i in range(0, len(windows), group_size):
-            group = windows[i: i + group_size]
-            for window, found in zip(group, self._decode(audio, group, language)):
-                segments.extend(self._check_loops(audio, window, found, language))
-            if progress:
-                progress(group[-1].end)
+        clip = Clip(audio)
+        language = self.language(clip.span(windows[0].start, windows[0].start + WINDOW_SECONDS) if windows else None)
+        segments = self.decode(clip, windows, language, progress)
         if progress:
             progress(audio.size / SAMPLE_RATE)
         return segments, language
 
-    def _language(self, audio: np.ndarray, windows: list[Window]) -> str:
+    def language(self, sample: np.ndarray | None) -> str:
+        """The configured language, else the one detected in `sample` (the first 30 s of speech)."""
         if self.settings.language or not self.model.model.is_multilingual:
             return self.settings.language or "en"
-        if not windows:
+        if sample is None or not sample.size:
             return "en"
-        start = int(windows[0].start * SAMPLE_RATE)
-        language, _, _ = self.model.detect_language(audio[start: start + int(WINDOW_SECONDS * SAMPLE_RATE)])
+        language, _, _ = self.model.detect_language(sample)
         return language
 
-    def _decode(self, audio: np.ndarray, group: list[Window], language: str) -> list[list[Segment]]:
+    def decode(self, clip: Clip, windows: list[Window], language: str,
+               progress: Callable[[float], None] | None = None) -> list[Segment]:
+        """The speech segments of `windows`, in order; `progress` gets the end of each group decoded."""
+        segments: list[Segment] = []
+        group_size = max(self.settings.batch_size, 8)
+        for i in range(0, len(windows), group_size):
+            group = windows[i: i + group_size]
+            for window, found in zip(group, self._decode(clip, group, language)):
+                segments.extend(self._check_loops(clip, window, found, language))
+            if progress:
+                progress(group[-1].end)
+        return segments
+
+    def _decode(self, clip: Clip, group: list[Window], language: str) -> list[list[Segment]]:
         """Decode a group of windows; return the speech segments of each window."""
         offset = group[0].start
-        piece = audio[int(offset * SAMPLE_RATE): int(group[-1].end * SAMPLE_RATE)]
+        piece = clip.span(offset, group[-1].end)
         options = {"language": language, "beam_size": self.settings.beam_size}
         if self.settings.batch_size > 1:
             raw, _ = self.pipeline.transcribe(
@@ -255,13 +290,13 @@ class WhisperEngine:
             found[index].append(Segment(max(start, window.start), min(max(end, start), window.end), text))
         return found
 
-    def _check_loops(self, audio: np.ndarray, window: Window, segments: list[Segment],
+    def _check_loops(self, clip: Clip, window: Window, segments: list[Segment],
                      language: str) -> list[Segment]:
         """Re-decode a window that loops, without previous-text conditioning and with
         temperature fallback; flag its segments, and collapse a loop that survives."""
         if not is_repetitive(" ".join(seg.text for seg in segments)):
             return segments
-        piece = audio[int(window.start * SAMPLE_RATE): int(window.end * SAMPLE_RATE)]
+        piece = clip.span(window.start, window.end)
         raw, _ = self.model.transcribe(
             piece, language=language, beam_size=self.settings.beam_size, vad_filter=False,
             condition_on_previous_text=False, temperature=FALLBACK_TEMPERATURES,

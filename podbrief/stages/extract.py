@@ -229,7 +229,8 @@ class Engines:
             from podbrief.engines.llm import LLM
 
             settings = self.config["llm"]
-            self._engine = LLM(self.model(), self.paths, settings["threads"], settings["context_size"])
+            self._engine = LLM(self.model(), self.paths, settings["threads"], settings["context_size"],
+                               settings["gpu_layers"])
             log.debug("loaded %s (%s) with %d threads, context %d", self._engine.name, self.model().path,
                       self._engine.threads, self._engine.context_size)
         return self._engine

@@ -103,7 +103,7 @@ def run(items: list[dict[str, Any]], config: Config, paths: Paths, console: Cons
     started = time.monotonic()
     model = models.resolve("llm", config["llm"]["polish_model"], paths)
     settings = config["llm"]
-    engine = LLM(model, paths, settings["threads"], settings["context_size"])
+    engine = LLM(model, paths, settings["threads"], settings["context_size"], settings["gpu_layers"])
     report.model = engine.name
     console.print(f"polish the brief's finalists with {engine.name} ...")
     chosen: list[dict[str, Any]] = []

@@ -3,14 +3,18 @@
 Publisher transcripts are parsed in this process (milliseconds). Audio goes to N
 worker processes (`transcribe.workers`, 0 = one per CPU core), each loading the
 model once and decoding with `transcribe.threads` CTranslate2 threads: on this kind
-of machine one thread per process beats two threads in one process. Results come
-back here, where the transcript is written atomically and the index updated, so a
-killed run leaves no transcript that looks complete and the rerun redoes only the
-unfinished episodes.
+of machine one thread per process beats two threads in one process. With fewer
+episodes than workers, each episode is split: this process decodes its audio and
+finds the speech windows once, and each worker decodes a consecutive run of them.
+On a GPU (`transcribe.device`) one engine in this process does all the work.
+Results come back here, where the transcript is written atomically (a split one
+only when all its parts are back) and the index updated, so a killed run leaves no
+transcript that looks complete and the rerun redoes only the unfinished episodes.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import queue
@@ -23,14 +27,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from podbrief import models
+from podbrief import devices, models
 from podbrief.config import Config, expect_choice
-from podbrief.engines.whisper import SAMPLE_RATE, Settings, WhisperEngine, load_audio
-from podbrief.errors import InputError, PodbriefError
+from podbrief.engines.whisper import (
+    SAMPLE_RATE,
+    WINDOW_SECONDS,
+    Clip,
+    Segment,
+    Settings,
+    WhisperEngine,
+    Window,
+    load_audio,
+    speech_windows,
+    split_windows,
+)
+from podbrief.errors import InputError, ModelError, PodbriefError
 from podbrief.formats import transcripts
 from podbrief.stages import Budget, StageReport
 from podbrief.store import Index, Paths, atomic_write_json, read_json, utcnow
@@ -39,6 +55,7 @@ TRANSCRIPT_FILE = "transcript.json"
 # Publisher formats in order of preference: JSON and VTT name their speakers explicitly.
 PUBLISHER_PREFERENCE = ("json", "vtt", "srt", "html")
 OnProgress = Callable[[float, float], None]  # (seconds of audio done, audio duration)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,20 @@ class Job:
     episode_id: str | None
 
 
+@dataclass(frozen=True)
+class Part:
+    """A consecutive run of one episode's speech windows, decoded by one worker."""
+
+    job: Job
+    index: int
+    windows: list[Window]
+    clip: Clip  # the episode's audio from the first window's start to the last one's end
+    sample: np.ndarray | None  # the episode's first 30 s of speech, to detect the language
+    start: float  # this part's share of the progress bar: from here ...
+    end: float  # ... to here, in seconds of the episode
+    duration: float  # the episode's
+
+
 def is_episode_id(name: str) -> bool:
     """A command-line target is an episode ID if it is 16 hex digits and no file has that name."""
     return bool(re.fullmatch(r"[0-9a-f]{16}", name)) and not Path(name).exists()
@@ -58,17 +89,20 @@ def is_episode_id(name: str) -> bool:
 COMPUTE_TYPES = ("int8", "float32")
 
 
-def settings(config: Config) -> Settings:
+def settings(config: Config, device: str | None = None) -> Settings:
+    """Decoding settings from the config; `device` None means `transcribe.device` (auto: a GPU if there is one)."""
     section = config["transcribe"]
+    compute_type = expect_choice(config, "transcribe.compute_type", COMPUTE_TYPES)
+    device = device or devices.whisper_device(config)
     return Settings(beam_size=max(section["beam_size"], 1), batch_size=max(section["batch_size"], 1),
                     vad=section["vad"], language=section["language"] or None, threads=section["threads"],
-                    compute_type=expect_choice(config, "transcribe.compute_type", COMPUTE_TYPES))
+                    compute_type="float16" if device == "cuda" else compute_type, device=device)
 
 
-def worker_count(config: Config, jobs: int) -> int:
-    """`transcribe.workers`, 0 meaning the cores this process may use; never more than the jobs."""
+def worker_count(config: Config) -> int:
+    """`transcribe.workers`, 0 meaning the cores this process may use."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(config["transcribe"]["workers"] or cores, jobs))
+    return max(1, config["transcribe"]["workers"] or cores)
 
 
 def transcribe_audio(engine: WhisperEngine, model: models.ResolvedModel, job: Job,
@@ -77,18 +111,24 @@ def transcribe_audio(engine: WhisperEngine, model: models.ResolvedModel, job: Jo
     audio = load_audio(job.audio)
     duration = audio.size / SAMPLE_RATE
     segments, language = engine.transcribe(audio, progress and (lambda done: progress(done, duration)))
+    return _document(job, model, engine.settings, segments, language, duration)
+
+
+def _document(job: Job, model: models.ResolvedModel, decode: Settings, segments: list[Segment], language: str,
+              duration: float) -> dict[str, Any]:
     return transcripts.document(
         segments=[{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text, "speaker": None,
                    "flags": s.flags} for s in segments],
         source="asr", audio=job.audio.name, language=language, duration=duration,
-        model={"name": model.name, "sha256": model.sha256, "settings": engine.settings.to_json()},
+        model={"name": model.name, "sha256": model.sha256, "settings": decode.to_json()},
         episode_id=job.episode_id, created=utcnow())
 
 
 def transcribe_file(path: Path, paths: Paths, config: Config, console: Console) -> dict[str, Any]:
     """The loose-file entry point: transcribe any local audio file, with a progress bar."""
     model = models.resolve("whisper", config["transcribe"]["model"], paths)
-    engine = WhisperEngine(model.path, settings(config))
+    engine = _gpu_engine(model, config) or WhisperEngine(model.path, settings(config, "cpu"))
+    log.debug("transcribing %s on %s", path.name, engine.settings.device)
     job = Job(path.name, path, None)
     with _progress(console) as bars:
         task = bars.add_task(escape(path.name), total=None, rtf="")
@@ -213,25 +253,30 @@ def _fail(index: Index, report: StageReport, episode_id: str, error: str) -> Non
 def _run(jobs: list[Job], model: models.ResolvedModel, config: Config, console: Console, budget: Budget,
          titles: dict[str, str]) -> Iterator[tuple[Job, dict[str, Any] | str]]:
     """Yield (job, transcript document or one-line error) as jobs finish; start none after the budget."""
-    workers, engine_settings = worker_count(config, len(jobs)), settings(config)
+    engine = _gpu_engine(model, config)
+    workers = 1 if engine else worker_count(config)
+    if workers == 1 and engine is None:
+        engine = WhisperEngine(model.path, settings(config, "cpu"))
+    log.debug("transcribing %d episode(s) on %s, %s", len(jobs), engine.settings.device if engine else "cpu",
+              "in this process" if engine else f"{workers} worker processes")
     with _progress(console) as bars:
         overall = bars.add_task("all episodes", total=len(jobs), rtf="")
         tasks: dict[str, TaskID] = {}
         started: dict[str, float] = {}
-        audio_done: dict[str, float] = {}
+        audio_done: dict[tuple[str, int], float] = {}
         begun = time.monotonic()
 
-        def on_progress(key: str, done: float, total: float) -> None:
+        def on_progress(key: str, part: int, done: float, total: float) -> None:
             if key not in tasks:
                 tasks[key] = bars.add_task(escape(titles.get(key, key)[:50]), total=None, rtf="")
                 started[key] = time.monotonic()
-            _advance(bars, tasks[key], done, total, started[key])
-            audio_done[key] = done
+            audio_done[key, part] = done
+            _advance(bars, tasks[key], sum(s for (k, _), s in audio_done.items() if k == key), total, started[key])
             elapsed = time.monotonic() - begun
             bars.update(overall, rtf=f"{sum(audio_done.values()) / elapsed:.0f}x real time" if elapsed > 0 else "")
 
-        results = (_run_here(jobs, model, engine_settings, budget, on_progress) if workers == 1
-                   else _run_pool(jobs, model, engine_settings, workers, budget, on_progress))
+        results = (_run_here(jobs, engine, model, budget, on_progress) if engine
+                   else _run_pool(jobs, model, settings(config, "cpu"), workers, budget, on_progress))
         for job, outcome in results:
             bars.advance(overall)
             if job.key in tasks:
@@ -239,24 +284,67 @@ def _run(jobs: list[Job], model: models.ResolvedModel, config: Config, console: 
             yield job, outcome
 
 
-def _attempt(engine: WhisperEngine, model: models.ResolvedModel, job: Job,
-             progress: OnProgress) -> dict[str, Any] | str:
-    """One job; every failure becomes that job's one-line error so the others go on."""
+def _gpu_engine(model: models.ResolvedModel, config: Config) -> WhisperEngine | None:
+    """The engine on the GPU where `transcribe.device` picks one; None for the CPU (after one warning
+    when the GPU was picked but cannot be used)."""
+    decode = settings(config)
+    if decode.device == "cpu":
+        return None
     try:
-        return transcribe_audio(engine, model, job, progress)
+        return WhisperEngine(model.path, decode)
+    except ModelError as exc:
+        log.warning("cannot transcribe on the GPU, using the CPU: %s", exc)
+        return None
+
+
+def _attempt(work: Callable[[], Any]) -> Any:
+    """Run one job's (or part's) work; every failure becomes that job's one-line error so the others go on."""
+    try:
+        return work()
     except PodbriefError as exc:
         return str(exc)
     except Exception as exc:
         return f"unexpected error: {type(exc).__name__}: {exc}"
 
 
-def _run_here(jobs: list[Job], model: models.ResolvedModel, decode: Settings, budget: Budget,
-              on_progress: Callable[[str, float, float], None]) -> Iterator[tuple[Job, dict[str, Any] | str]]:
-    engine = WhisperEngine(model.path, decode)
+def _run_here(jobs: list[Job], engine: WhisperEngine, model: models.ResolvedModel, budget: Budget,
+              on_progress: Callable[[str, int, float, float], None]) -> Iterator[tuple[Job, dict[str, Any] | str]]:
     for job in jobs:
         if budget.exhausted():
             return
-        yield job, _attempt(engine, model, job, lambda done, total, key=job.key: on_progress(key, done, total))
+        yield job, _attempt(lambda job=job: transcribe_audio(
+            engine, model, job, lambda done, total: on_progress(job.key, 0, done, total)))
+
+
+def _split(job: Job, decode: Settings, parts: int) -> tuple[float, list[Part]]:
+    """Decode an episode's audio and find its speech once, here; cut its windows into `parts` runs.
+
+    Returns (duration, parts); no parts when the episode has fewer than two windows.
+    """
+    audio = load_audio(job.audio)
+    duration = audio.size / SAMPLE_RATE
+    windows = speech_windows(audio, decode.vad)
+    if len(windows) < 2:
+        return duration, []
+    runs = split_windows(windows, parts)
+    sample = None if decode.language else Clip(audio).span(windows[0].start, windows[0].start + WINDOW_SECONDS)
+    bounds = [0.0, *(run[0].start for run in runs[1:]), duration]
+    found = []
+    for index, run in enumerate(runs):
+        first = int(run[0].start * SAMPLE_RATE)
+        clip = Clip(audio[first: int(run[-1].end * SAMPLE_RATE)], first)
+        found.append(Part(job, index, run, clip, sample, bounds[index], bounds[index + 1], duration))
+    return duration, found
+
+
+def _stitch(job: Job, model: models.ResolvedModel, decode: Settings, duration: float,
+            outcomes: list[tuple[list[Segment], str] | str]) -> dict[str, Any] | str:
+    """One document from the parts' segments, in order; the first part's error if any failed."""
+    errors = [outcome for outcome in outcomes if isinstance(outcome, str)]
+    if errors:
+        return errors[0]
+    segments = [segment for found, _ in outcomes for segment in found]  # type: ignore[misc]
+    return _document(job, model, decode, segments, outcomes[0][1], duration)  # type: ignore[index]
 
 
 # Worker-process state: the engine is loaded once per process by `_init_worker`.
@@ -269,41 +357,82 @@ def _init_worker(model: models.ResolvedModel, decode: Settings, events: Any) -> 
 
 def _work(job: Job) -> dict[str, Any] | str:
     events = _worker["events"]
-    return _attempt(_worker["engine"], _worker["model"], job,
-                    lambda done, total: events.put((job.key, done, total)))
+    return _attempt(lambda: transcribe_audio(_worker["engine"], _worker["model"], job,
+                                             lambda done, total: events.put((job.key, 0, done, total))))
+
+
+def _work_part(part: Part) -> tuple[list[Segment], str] | str:
+    engine, events = _worker["engine"], _worker["events"]
+
+    def report(done: float) -> None:
+        events.put((part.job.key, part.index, min(done, part.end) - part.start, part.duration))
+
+    def decode() -> tuple[list[Segment], str]:
+        language = engine.language(part.sample)
+        segments = engine.decode(part.clip, part.windows, language, report)
+        report(part.end)
+        return segments, language
+
+    return _attempt(decode)
 
 
 def _run_pool(jobs: list[Job], model: models.ResolvedModel, decode: Settings, workers: int, budget: Budget,
-              on_progress: Callable[[str, float, float], None]) -> Iterator[tuple[Job, dict[str, Any] | str]]:
-    """Keep `workers` jobs in flight; progress events come back through a queue."""
+              on_progress: Callable[[str, int, float, float], None]) -> Iterator[tuple[Job, dict[str, Any] | str]]:
+    """Keep `workers` jobs (or parts) in flight; progress events come back through a queue.
+
+    With fewer jobs than workers, each job is split into parts so that no worker idles.
+    """
     context = multiprocessing.get_context("spawn")
     events = context.Queue()
     waiting = list(reversed(jobs))
-    running: dict[Future[dict[str, Any] | str], Job] = {}
+    split = workers // len(jobs)
+    running: dict[Future[Any], tuple[Job, int | None]] = {}
+    splits: dict[str, tuple[float, list[Any]]] = {}  # a split job's key -> (duration, each part's outcome or None)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                              initargs=(model, decode, events)) as pool:
         while waiting or running:
             while waiting and len(running) < workers and not budget.exhausted():
+                job = waiting[-1]
+                prepared = _attempt(lambda job=job: _split(job, decode, split)) if split > 1 else (0.0, [])
+                if isinstance(prepared, str):
+                    waiting.pop()
+                    yield job, prepared
+                    continue
+                duration, parts = prepared
                 try:
-                    future = pool.submit(_work, waiting[-1])
+                    futures = ({pool.submit(_work_part, part): (job, part.index) for part in parts} if parts
+                               else {pool.submit(_work, job): (job, None)})
                 except BrokenProcessPool:  # workers died; what has not started stays pending
                     waiting.clear()
                     break
-                running[future] = waiting.pop()
+                if parts:
+                    splits[job.key] = (duration, [None] * len(parts))
+                    log.debug("%s: split into %d parts of %s windows", job.key, len(parts),
+                              "+".join(str(len(part.windows)) for part in parts))
+                running.update(futures)
+                waiting.pop()
             if not running:
                 return
             finished, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
             _drain(events, on_progress)
             for future in finished:
-                job = running.pop(future)
+                job, index = running.pop(future)
                 try:
                     outcome = future.result()
                 except Exception as exc:
                     outcome = f"transcription worker failed: {type(exc).__name__}: {exc}"
-                yield job, outcome
+                if index is None:
+                    yield job, outcome
+                    continue
+                duration, outcomes = splits[job.key]
+                outcomes[index] = outcome
+                log.debug("%s: part %d/%d done", job.key, index + 1, len(outcomes))
+                if all(o is not None for o in outcomes):
+                    del splits[job.key]
+                    yield job, _stitch(job, model, decode, duration, outcomes)
 
 
-def _drain(events: Any, on_progress: Callable[[str, float, float], None]) -> None:
+def _drain(events: Any, on_progress: Callable[[str, int, float, float], None]) -> None:
     while True:
         try:
             on_progress(*events.get_nowait())

@@ -1,0 +1,81 @@
+"""One episode on all cores: its speech windows split across the workers and stitched back in order.
+
+Real faster-whisper, the bundled tiny.en and a real 2-minute recording (tests/fixtures/LICENSES.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from speech import SPEECH, wer
+from test_transcribe import add_episode, transcript
+
+from podbrief import config as configmod
+from podbrief.engines.whisper import Window, split_windows
+from podbrief.stages import transcribe as stage
+from podbrief.store import Index, Paths
+
+TWO_MINUTES = SPEECH / "two-minutes.mp3"
+
+
+@pytest.mark.parametrize(("count", "parts"), [(0, 2), (1, 2), (2, 2), (5, 2), (47, 2), (7, 3), (3, 8)])
+def test_split_windows_keeps_every_window_once_in_order_and_balanced(count: int, parts: int) -> None:
+    windows = [Window(30.0 * i, 30.0 * i + 29.5) for i in range(count)]
+    runs = split_windows(windows, parts)
+    assert [w for run in runs for w in run] == windows
+    assert len(runs) == min(parts, count) and all(runs)
+    sizes = [len(run) for run in runs]
+    assert sizes == sorted(sizes, reverse=True) and (not sizes or sizes[0] - sizes[-1] <= 1)
+
+
+def test_one_episode_split_across_two_workers_has_the_words_of_one_worker(home: Path, caplog) -> None:
+    episode = add_episode(home, "two minutes", audio=TWO_MINUTES)
+    caplog.set_level(logging.DEBUG, logger="podbrief")
+    results = {}
+    for workers in (1, 2):
+        with Index(Paths(home)) as index:
+            index.reset_stage(episode, "transcribe")
+        config = configmod.load(None, flags={"transcribe.workers": workers})
+        assert stage.run_pending(Paths(home), config, Console(quiet=True)).done == [episode]
+        results[workers] = transcript(home, episode)["segments"]
+    assert re.search(r"split into 2 parts of \d+\+\d+ windows", caplog.text)
+    one, split = (" ".join(s["text"] for s in results[w]) for w in (1, 2))
+    assert len(one.split()) > 250
+    assert wer([one], [split]) <= 1.0
+    times = [t for s in results[2] for t in (s["start"], s["end"])]
+    assert times == sorted(times) and times[-1] <= 126.3
+
+
+def test_a_killed_split_run_leaves_nothing_that_looks_complete(home: Path) -> None:
+    episode = add_episode(home, "two minutes", audio=TWO_MINUTES)
+    process = subprocess.Popen([sys.executable, "-m", "podbrief", "--debug", "transcribe", "--workers", "2"],
+                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True)
+    watchdog = threading.Timer(240, os.killpg, (process.pid, signal.SIGKILL))
+    watchdog.start()
+    try:  # kill the run (and its workers) as soon as the first of the two parts is back
+        seen = None
+        for line in process.stderr:  # type: ignore[union-attr]
+            if re.search(r"part \d/2 done", line):
+                seen = line
+                os.killpg(process.pid, signal.SIGKILL)
+                break
+        process.wait()
+    finally:
+        watchdog.cancel()
+    assert seen, "the split run never reported a finished part"
+    directory = Paths(home).episode_dir(episode)
+    assert sorted(p.name for p in directory.iterdir()) == ["audio.mp3", "episode.json"]
+    with Index(Paths(home)) as index:
+        assert [row["id"] for row in index.pending("transcribe")] == [episode]
+    config = configmod.load(None, flags={"transcribe.workers": 2})
+    assert stage.run_pending(Paths(home), config, Console(quiet=True)).done == [episode]
+    assert transcript(home, episode)["segments"]
