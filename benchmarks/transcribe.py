@@ -10,10 +10,14 @@ Sets:
 
 Rows: the baseline is faster-whisper with its defaults and the same model (tiny.en: beam 5,
 no batching, default threads and compute type), measured in the same run; then podbrief's
-engine with its default settings and with variants; then the stage itself (worker
-processes, model load included) on two copies of the long file. The real-time factor
-counts decoding the audio file and everything after it; WER uses tests/speech.py's
-normalisation. Run it on a quiet machine: `flock /tmp/podbrief-bench.lock ...`.
+engine with its default settings and with variants on the clips; then the stage itself
+(worker processes and model load included) on one and two copies of the long file, on 1
+and 2 workers: one episode on one worker, on one worker with two threads, and split across
+two workers. The real-time factor counts decoding the audio file and everything after it;
+WER uses tests/speech.py's normalisation. The split-boundary check compares the split run's
+words with the one-worker run's (words lost, doubled or changed at the split). Speed varies
+with the machine's load: read the ratios to the baseline, and record `uptime` beside the
+table. Run it on a quiet machine: `flock /tmp/podbrief-bench.lock ...`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -30,13 +35,14 @@ import time
 from pathlib import Path
 
 import av
+import jiwer
 import numpy as np
 from faster_whisper import WhisperModel
 from rich.console import Console
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from speech import wer  # tests/speech.py: the WER the tests use too
+from speech import normalise, wer  # tests/speech.py: the WER the tests use too
 
 from podbrief import config as configmod
 from podbrief import models
@@ -47,6 +53,16 @@ from podbrief.store import Index, Paths, short_hash, utcnow
 VOICES = ["en-us+m3", "en-gb+f3", "en-gb-scotland+m1", "en-us+f2", "en-gb-x-rp+m5", "en-029+f4"]
 LONG_SECONDS = 21 * 60
 VARIANTS = {"beam 2": {"beam_size": 2}, "beam 3": {"beam_size": 3}, "float32": {"compute_type": "float32"}}
+# The stage on the long file: (label, copies of the episode, config flags); the first is the split check's reference.
+STAGE_RUNS = [
+    ("1 episode, 1 worker", 1, {"transcribe.workers": 1}),
+    ("1 episode, 1 worker, 2 threads", 1, {"transcribe.workers": 1, "transcribe.threads": 2}),
+    ("1 episode split across 2 workers", 1, {"transcribe.workers": 2}),
+    ("1 episode split across 2 workers, beam 3", 1, {"transcribe.workers": 2, "transcribe.beam_size": 3}),
+    ("2 episodes, 1 worker", 2, {"transcribe.workers": 1}),
+    ("2 episodes, 2 workers", 2, {"transcribe.workers": 2}),
+]
+SPLIT_CHECK = STAGE_RUNS[2][0]
 
 
 def clips(speech: Path) -> list[tuple[Path, str]]:
@@ -116,8 +132,8 @@ def run_engine(model_dir: Path, settings: Settings, files: list[Path]) -> tuple[
     return texts, time.perf_counter() - started
 
 
-def run_stage(audio: Path, copies: int, workers: int) -> float:
-    """Wall time of `run_pending` over `copies` episodes of `audio` (spawn and model load included)."""
+def run_stage(audio: Path, copies: int, flags: dict[str, object]) -> tuple[list[str], float]:
+    """(texts, wall time) of `run_pending` over `copies` episodes of `audio` (spawn and model load included)."""
     with tempfile.TemporaryDirectory() as tmp:
         paths = Paths(Path(tmp))
         with Index(paths) as index:
@@ -131,12 +147,21 @@ def run_stage(audio: Path, copies: int, workers: int) -> float:
                 (directory / "episode.json").write_text(json.dumps(meta))
                 index.upsert_episode(meta)
                 index.mark_done(episode_id, "fetch")
-        config = configmod.load(None, flags={"transcribe.workers": workers})
+        config = configmod.load(None, flags={"transcribe.device": "cpu", **flags})
         started = time.perf_counter()
         report = stage.run_pending(paths, config, Console(quiet=True))
         elapsed = time.perf_counter() - started
         assert len(report.done) == copies, report.failed
-        return elapsed
+        texts = [" ".join(s["text"] for s in json.loads((paths.episode_dir(e) / stage.TRANSCRIPT_FILE).read_text())
+                          ["segments"]) for e in report.done]
+        return texts, elapsed
+
+
+def split_check(one: str, split: str) -> str:
+    """How the split run's words differ from the one-worker run's."""
+    out = jiwer.process_words(normalise(one), normalise(split))
+    return (f"{out.deletions} words lost, {out.insertions} added, {out.substitutions} changed "
+            f"of {len(normalise(one).split())}")
 
 
 def main() -> None:
@@ -147,7 +172,7 @@ def main() -> None:
     args = parser.parse_args()
 
     model = models.resolve("whisper", "tiny.en", Paths(args.cache / "home"))
-    default = stage.settings(configmod.defaults())
+    default = stage.settings(configmod.defaults(), "cpu")
     sets = {"clips": clips(args.speech)}
     long = None if args.skip_long else long_file(args.cache)
     if long:
@@ -157,11 +182,13 @@ def main() -> None:
     rows = []
     for name, items in sets.items():
         files, references = [p for p, _ in items], [r for _, r in items]
-        runs = {"baseline (faster-whisper defaults)": lambda files=files: run_baseline(model.path, files),
-                f"podbrief default {default.to_json()}": lambda files=files: run_engine(model.path, default, files)}
-        for label, change in VARIANTS.items():
-            settings = Settings(**{**default.to_json(), **change})
-            runs[f"podbrief {label}"] = lambda settings=settings, files=files: run_engine(model.path, settings, files)
+        runs = {"baseline (faster-whisper defaults)": lambda files=files: run_baseline(model.path, files)}
+        if name == "clips":  # the long file runs through the stage below
+            runs[f"podbrief default {default.to_json()}"] = lambda files=files: run_engine(model.path, default, files)
+            for label, change in VARIANTS.items():
+                settings = Settings(**{**default.to_json(), **change})
+                runs[f"podbrief {label}"] = lambda settings=settings, files=files: run_engine(model.path, settings,
+                                                                                             files)
         base = None
         for label, run in runs.items():
             texts, seconds = run()
@@ -170,18 +197,27 @@ def main() -> None:
             rows.append((name, label, durations[name], seconds, rtf, error, rtf / base[0], error - base[1]))
             print(f"  {name}: {label}: {rtf:.1f}x, WER {error:.2f}%", file=sys.stderr, flush=True)
     if long:
-        for workers in (1, 2):
-            seconds = run_stage(long[0], 2, workers)
-            rows.append(("long x2", f"stage, {workers} worker(s), 2 files", 2 * durations["long"], seconds,
-                         2 * durations["long"] / seconds, None, None, None))
+        base = next(row for row in rows if row[0] == "long")
+        one_worker, checks = "", []
+        for label, copies, flags in STAGE_RUNS:
+            texts, seconds = run_stage(long[0], copies, flags)
+            audio_s = copies * durations["long"]
+            error = wer([long[1]] * copies, texts)
+            one_worker = one_worker or texts[0]
+            rows.append((f"long x{copies}", f"stage: {label}", audio_s, seconds, audio_s / seconds, error,
+                         audio_s / seconds / base[4], error - base[5]))
+            if label == SPLIT_CHECK:
+                checks.append(f"split check ({label} vs {STAGE_RUNS[0][0]}): {split_check(one_worker, texts[0])}")
+            print(f"  {label}: {audio_s / seconds:.1f}x, WER {error:.2f}%", file=sys.stderr, flush=True)
 
-    print("\nmodel tiny.en; x real time = audio seconds / wall seconds\n")
+    print(f"\nmodel tiny.en; x real time = audio seconds / wall seconds; load: {os.getloadavg()}\n")
     print("| set | run | audio s | wall s | x real time | WER % | speed vs baseline | WER vs baseline |")
     print("|---|---|---|---|---|---|---|---|")
     for name, label, audio_s, wall, rtf, error, speed, delta in rows:
         print(f"| {name} | {label} | {audio_s:.0f} | {wall:.1f} | {rtf:.1f} | "
               f"{'' if error is None else f'{error:.2f}'} | {'' if speed is None else f'{speed:.2f}x'} | "
               f"{'' if delta is None else f'{delta:+.2f}'} |")
+    print("\n".join(["", *checks]))
 
 
 if __name__ == "__main__":
