@@ -52,15 +52,18 @@ from podbrief.store import Index, Paths, short_hash, utcnow
 
 VOICES = ["en-us+m3", "en-gb+f3", "en-gb-scotland+m1", "en-us+f2", "en-gb-x-rp+m5", "en-029+f4"]
 LONG_SECONDS = 21 * 60
-VARIANTS = {"beam 2": {"beam_size": 2}, "beam 3": {"beam_size": 3}, "float32": {"compute_type": "float32"}}
+VARIANTS = {"beam 1": {"beam_size": 1}, "beam 2": {"beam_size": 2}, "beam 3": {"beam_size": 3},
+            "float32": {"compute_type": "float32"}}  # each against the default (skipped where it is the default)
 # The stage on the long file: (label, copies of the episode, config flags); the first is the split check's reference.
 STAGE_RUNS = [
-    ("1 episode, 1 worker", 1, {"transcribe.workers": 1}),
-    ("1 episode, 1 worker, 2 threads", 1, {"transcribe.workers": 1, "transcribe.threads": 2}),
-    ("1 episode split across 2 workers", 1, {"transcribe.workers": 2}),
+    ("1 episode, 1 worker, beam 1", 1, {"transcribe.workers": 1, "transcribe.beam_size": 1}),
+    ("1 episode, 1 worker, 2 threads, beam 1", 1,
+     {"transcribe.workers": 1, "transcribe.threads": 2, "transcribe.beam_size": 1}),
+    ("1 episode split across 2 workers, beam 1", 1, {"transcribe.workers": 2, "transcribe.beam_size": 1}),
     ("1 episode split across 2 workers, beam 3", 1, {"transcribe.workers": 2, "transcribe.beam_size": 3}),
-    ("2 episodes, 1 worker", 2, {"transcribe.workers": 1}),
-    ("2 episodes, 2 workers", 2, {"transcribe.workers": 2}),
+    ("2 episodes, 1 worker, beam 1", 2, {"transcribe.workers": 1, "transcribe.beam_size": 1}),
+    ("2 episodes, 2 workers, beam 1", 2, {"transcribe.workers": 2, "transcribe.beam_size": 1}),
+    ("2 episodes, 2 workers, beam 3", 2, {"transcribe.workers": 2, "transcribe.beam_size": 3}),
 ]
 SPLIT_CHECK = STAGE_RUNS[2][0]
 
@@ -187,8 +190,9 @@ def main() -> None:
             runs[f"podbrief default {default.to_json()}"] = lambda files=files: run_engine(model.path, default, files)
             for label, change in VARIANTS.items():
                 settings = Settings(**{**default.to_json(), **change})
-                runs[f"podbrief {label}"] = lambda settings=settings, files=files: run_engine(model.path, settings,
-                                                                                             files)
+                if settings != default:
+                    runs[f"podbrief {label}"] = lambda settings=settings, files=files: run_engine(
+                        model.path, settings, files)
         base = None
         for label, run in runs.items():
             texts, seconds = run()
