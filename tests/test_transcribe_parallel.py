@@ -44,7 +44,7 @@ def test_one_episode_split_across_two_workers_has_the_words_of_one_worker(home: 
     for workers in (1, 2):
         with Index(Paths(home)) as index:
             index.reset_stage(episode, "transcribe")
-        config = configmod.load(None, flags={"transcribe.workers": workers})
+        config = configmod.load(None, flags={"transcribe.workers": workers, "transcribe.split_episodes": True})
         assert stage.run_pending(Paths(home), config, Console(quiet=True)).done == [episode]
         results[workers] = transcript(home, episode)["segments"]
     assert re.search(r"split into 2 parts of \d+\+\d+ windows", caplog.text)
@@ -58,7 +58,8 @@ def test_one_episode_split_across_two_workers_has_the_words_of_one_worker(home: 
 def test_a_killed_split_run_leaves_nothing_that_looks_complete(home: Path) -> None:
     episode = add_episode(home, "two minutes", audio=TWO_MINUTES)
     process = subprocess.Popen([sys.executable, "-m", "podbrief", "--debug", "transcribe", "--workers", "2"],
-                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True)
+                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True,
+                               env={**os.environ, "PODBRIEF_TRANSCRIBE_SPLIT_EPISODES": "true"})
     watchdog = threading.Timer(240, os.killpg, (process.pid, signal.SIGKILL))
     watchdog.start()
     try:  # kill the run (and its workers) as soon as the first of the two parts is back
@@ -76,6 +77,6 @@ def test_a_killed_split_run_leaves_nothing_that_looks_complete(home: Path) -> No
     assert sorted(p.name for p in directory.iterdir()) == ["audio.mp3", "episode.json"]
     with Index(Paths(home)) as index:
         assert [row["id"] for row in index.pending("transcribe")] == [episode]
-    config = configmod.load(None, flags={"transcribe.workers": 2})
+    config = configmod.load(None, flags={"transcribe.workers": 2, "transcribe.split_episodes": True})
     assert stage.run_pending(Paths(home), config, Console(quiet=True)).done == [episode]
     assert transcript(home, episode)["segments"]

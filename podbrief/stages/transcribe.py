@@ -4,7 +4,7 @@ Publisher transcripts are parsed in this process (milliseconds). Audio goes to N
 worker processes (`transcribe.workers`, 0 = one per CPU core), each loading the
 model once and decoding with `transcribe.threads` CTranslate2 threads: on this kind
 of machine one thread per process beats two threads in one process. With fewer
-episodes than workers, each episode is split: this process decodes its audio and
+episodes than workers and `transcribe.split_episodes` on, each episode is split: this process decodes its audio and
 finds the speech windows once, and each worker decodes a consecutive run of them.
 On a GPU (`transcribe.device`) one engine in this process does all the work.
 Results come back here, where the transcript is written atomically (a split one
@@ -255,6 +255,8 @@ def _run(jobs: list[Job], model: models.ResolvedModel, config: Config, console: 
     """Yield (job, transcript document or one-line error) as jobs finish; start none after the budget."""
     engine = _gpu_engine(model, config)
     workers = 1 if engine else worker_count(config)
+    if not config["transcribe"]["split_episodes"]:
+        workers = min(workers, len(jobs))  # an episode alone runs in one worker
     if workers == 1 and engine is None:
         engine = WhisperEngine(model.path, settings(config, "cpu"))
     log.debug("transcribing %d episode(s) on %s, %s", len(jobs), engine.settings.device if engine else "cpu",
