@@ -341,20 +341,31 @@ def _edge_role(record: dict) -> bool:
 # --- the verifier on the labelled set ---------------------------------------------------------------
 
 
-def run_verifier(args: argparse.Namespace) -> None:
+LABELLED = ROOT / "benchmarks" / "faithfulness" / "set.json"
+
+
+def word_rules(item: dict) -> str | None:
+    """What the writer's word-level checks say of a labelled statement (None: it passes them)."""
     from podbrief.extraction import grounding, writer
 
-    items = json.loads((ROOT / "benchmarks" / "faithfulness" / "set.json").read_text())
+    context = writer.Context(item["passage"], item["speaker"], item.get("question") or "", item.get("questioner"))
+    statement = writer.lead_with_the_claim(item["statement"], item["speaker"])  # as the writer restates it
+    return (writer.style_problem(statement, context)
+            or grounding.unsupported(statement, item["passage"], [item["speaker"]])
+            or writer.unsupported_sentence(statement, item["passage"], [item["speaker"]]))
+
+
+def run_verifier(args: argparse.Namespace) -> None:
+    from podbrief.extraction import writer
+
+    items = json.loads(LABELLED.read_text())
     engine = _polish_engine(args.model, args.threads)
     results = []
     started = time.monotonic()
     for item in items:
         context = writer.Context(item["passage"], item["speaker"], item.get("question") or "", item.get("questioner"))
-        p = writer.verify(engine, context, item["statement"])
-        rule = (writer.style_problem(item["statement"], context)
-                or grounding.unsupported(item["statement"], item["passage"], [item["speaker"]])
-                or writer.unsupported_sentence(item["statement"], item["passage"], [item["speaker"]]))
-        results.append({"id": item["id"], "label": item["label"], "p_yes": round(p, 4), "rule": rule})
+        results.append({"id": item["id"], "label": item["label"],
+                        "p_yes": round(writer.verify(engine, context, item["statement"]), 4)})
     seconds = (time.monotonic() - started) / len(items)
     (HERE / f"verifier-{args.model}.json").write_text(json.dumps(results, indent=1))
     print(f"{len(items)} statements, {seconds:.1f} s per check")
@@ -362,38 +373,37 @@ def run_verifier(args: argparse.Namespace) -> None:
 
 
 def verifier_table(results: list[dict], model: str) -> None:
-    """Precision/recall of 'unfaithful' detection (positive = the check rejects) at several thresholds."""
-    def score(reject: list[bool]) -> tuple[float, float, float]:
-        bad = [r["label"] != "faithful" for r in results]
-        tp = sum(a and b for a, b in zip(reject, bad))
-        precision = tp / max(sum(reject), 1)
-        recall = tp / max(sum(bad), 1)
-        kept = [not r for r in reject]
-        faithful_kept = sum(k and not b for k, b in zip(kept, bad)) / max(sum(kept), 1)
-        return precision, recall, faithful_kept
+    """How well each check rejects the unfaithful statements of the labelled set (positive = rejected)."""
+    from podbrief.extraction import writer
 
-    print(f"\nVerifier on the labelled set ({len(results)} statements, {model}): rejecting = positive\n")
-    print("| check | precision | recall | faithful share of what passes |")
-    print("|---|---|---|---|")
-    print("| none | - | 0% | {:.0f}% |".format(100 * sum(r['label'] == 'faithful' for r in results) / len(results)))
+    items = {item["id"]: item for item in json.loads(LABELLED.read_text())}
+    results = [{**r, "rule": word_rules(items[r["id"]])} for r in results]
+    bad = [r["label"] != "faithful" for r in results]
+
+    def row(name: str, reject: list[bool]) -> str:
+        caught = sum(a and b for a, b in zip(reject, bad))
+        kept = [not r for r in reject]
+        faithful_kept = sum(k and not b for k, b in zip(kept, bad))
+        return (f"| {name} | {100 * caught / max(sum(reject), 1):.0f}% | {100 * caught / sum(bad):.0f}% | "
+                f"{100 * faithful_kept / (len(bad) - sum(bad)):.0f}% | {100 * faithful_kept / max(sum(kept), 1):.0f}% |")
+
+    print(f"\nChecks on the labelled faithfulness set ({len(results)} statements, {model}; positive = rejected)\n")
+    print("| check | precision | recall (unfaithful caught) | faithful kept | faithful share of what passes |")
+    print("|---|---|---|---|---|")
+    print(row("none", [False] * len(results)))
     rules = [bool(r["rule"]) for r in results]
-    p, r, f = score(rules)
-    print(f"| rules only (style, grounding, per-sentence support) | {100 * p:.0f}% | {100 * r:.0f}% | {100 * f:.0f}% |")
-    for threshold in (0.3, 0.5, 0.7, 0.9):
+    print(row("word rules (style, grounding, per-sentence support)", rules))
+    for threshold in sorted({0.5, 0.6, writer.FAITHFUL_MIN, 0.8}):
         model_only = [x["p_yes"] < threshold for x in results]
-        p, r, f = score(model_only)
-        print(f"| model P(yes) < {threshold} | {100 * p:.0f}% | {100 * r:.0f}% | {100 * f:.0f}% |")
-        both = [a or b for a, b in zip(rules, model_only)]
-        p, r, f = score(both)
-        print(f"| rules or P(yes) < {threshold} | {100 * p:.0f}% | {100 * r:.0f}% | {100 * f:.0f}% |")
-    by_label: dict[str, list[float]] = {}
-    for x in results:
-        by_label.setdefault(x["label"], []).append(x["p_yes"])
-    print("\n| label | n | mean P(yes) | caught by rules |")
-    print("|---|---|---|---|")
-    for label, values in sorted(by_label.items()):
-        caught = sum(bool(x["rule"]) for x in results if x["label"] == label)
-        print(f"| {label} | {len(values)} | {statistics.mean(values):.2f} | {caught} |")
+        used = " (used)" if threshold == writer.FAITHFUL_MIN else ""
+        print(row(f"model P(yes) < {threshold}{used}", model_only))
+        print(row(f"word rules or P(yes) < {threshold}{used}", [a or b for a, b in zip(rules, model_only)]))
+    print(f"\n| label | n | mean P(yes) | caught by word rules | caught by P(yes) < {writer.FAITHFUL_MIN} |")
+    print("|---|---|---|---|---|")
+    for label in sorted({r["label"] for r in results}):
+        group = [r for r in results if r["label"] == label]
+        print(f"| {label} | {len(group)} | {statistics.mean(r['p_yes'] for r in group):.2f} | "
+              f"{sum(bool(r['rule']) for r in group)} | {sum(r['p_yes'] < writer.FAITHFUL_MIN for r in group)} |")
 
 
 def report() -> None:
