@@ -4,7 +4,8 @@ An insight's score is the sum of the parts recorded in its `why`:
 
   interest  sum over `rank.interests` of weight x match (1 for a topic or a word of the
             text, up to 0.5 for a similar meaning by embedding)
-  quality   mean of the insight's own surprise, specificity and actionability (0..1)
+  quality   mean of the insight's own surprise, specificity and actionability (0..1), and of the
+            verifier's P(yes) that it is faithful where extract recorded one
   novelty   1, lowered towards 0 the closer it is to an insight already delivered
   recency   0.5 ** (age in days / `rank.recency_half_life_days`); 0 if the date is unknown
   feedback  -1..1 from `podbrief rate`: affinity to rated insights (same claim, similar
@@ -48,7 +49,7 @@ INTEREST_RAMP = (0.80, 0.86)  # interest (query) vs insight: no credit below, fu
 SEMANTIC_CREDIT = 0.5  # a match by meaning counts half of a topic or keyword match
 AVOID_WEIGHT = 2.0
 AFFINITY = {"topic": 0.5, "speaker": 0.3, "show": 0.2}  # how much a rating carries over by shared trait
-QUALITY_SCORES = ("surprise", "specificity", "actionability")
+QUALITY_SCORES = ("surprise", "specificity", "actionability")  # and "faithful" where extract measured it
 # Files in an episode directory that are not insight files (skipped when ranking a directory).
 EPISODE_FILES = {"episode.json", "transcript.json", "chapters.json", "publisher-transcript.json"}
 
@@ -337,7 +338,8 @@ class _Scorer:
     @staticmethod
     def _quality(insight: dict[str, Any]) -> tuple[float, list[str]]:
         scores = insight.get("scores") or {}
-        values = [min(1.0, max(0.0, float(scores.get(name, 0.0)))) for name in QUALITY_SCORES]
+        names = QUALITY_SCORES + (("faithful",) if "faithful" in scores else ())
+        values = [min(1.0, max(0.0, float(scores.get(name, 0.0)))) for name in names]
         return sum(values) / len(values), []
 
     def _novelty(self, sims: np.ndarray) -> tuple[float, list[str]]:
