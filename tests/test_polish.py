@@ -101,3 +101,17 @@ def test_an_insight_without_stored_context_is_kept_as_extracted():
     insight = finalist(1)["insight"]
     del insight["context"]
     assert polish.polish_one(ScriptedEngine([], []), insight) == ("kept", EXTRACTED)
+
+
+def test_a_missing_polish_model_fails_before_any_work(home, server):
+    from typer.testing import CliRunner
+
+    from podbrief.cli import app
+    from podbrief.errors import ExitStatus
+
+    (home / "config.yaml").write_text("network: {allow_private: true}\nllm: {polish_model: /no/such/model.gguf}\n")
+    url = server.add("feed.xml", b"<rss><channel><title>T</title></channel></rss>")
+    assert CliRunner().invoke(app, ["add", url]).exit_code == 0
+    result = CliRunner().invoke(app, ["today"])
+    assert result.exit_code == ExitStatus.MODEL, result.output
+    assert "/no/such/model.gguf" in result.stderr and not (home / "briefs").exists()

@@ -53,6 +53,12 @@ def enabled(config: Config) -> bool:
     return str(config["llm"]["polish_model"] or "off").lower() not in ("off", "none", "false")
 
 
+def check(config: Config, paths: Paths) -> None:
+    """A polish model that cannot be found fails before the run's heavy work (ModelError), not after it."""
+    if enabled(config):
+        models.resolve("llm", config["llm"]["polish_model"], paths)
+
+
 def context_of(insight: dict[str, Any]) -> writer.Context | None:
     """The writer's context stored with an insight by extract; None for insights without one (older files)."""
     stored = insight.get("context")

@@ -23,7 +23,7 @@ from rich.text import Text
 from podbrief import briefs, deliver, render
 from podbrief.config import Config
 from podbrief.errors import InputError, NothingNew, PartialFailure, UsageError
-from podbrief.stages import Budget, StageReport, fetch, rank
+from podbrief.stages import Budget, StageReport, fetch, polish, rank
 from podbrief.store import Index, Paths, run_lock
 
 NO_FEEDS = ("no subscriptions yet: add a podcast with `podbrief add FEED_URL` (or `podbrief import FILE.opml`), "
@@ -133,6 +133,7 @@ def run(paths: Paths, config: Config, console: Console, when: Window, budget: Bu
     failed); the caller prints and delivers the returned brief.
     """
     deliver.check(config)  # a delivery misconfiguration should fail now, not after an hour of work
+    polish.check(config, paths)
     now = now or dt.datetime.now(dt.timezone.utc)
     pipeline = pipeline or Pipeline()
     with run_lock(paths):
