@@ -266,10 +266,11 @@ def run_blind(args: argparse.Namespace) -> None:
 
 
 def judged_tables() -> None:
-    """F/S/W/G per variant from every judged file (benchmarks/quality/judged/*.json + its .key.json)."""
+    """F/S/W/G per variant from every judged file: NAME.judged.WHO.json beside the blind list NAME.json and
+    its key NAME.key.json (one list can be split between several judges)."""
     rows: dict[str, list[dict]] = {}
-    for path in sorted(JUDGED.glob("*.judged.json")):
-        key = {k["n"]: k for k in json.loads(path.with_name(path.name.replace(".judged", ".key")).read_text())}
+    for path in sorted(JUDGED.glob("*.judged.*.json")):
+        key = {k["n"]: k for k in json.loads((JUDGED / f"{path.name.split('.judged.')[0]}.key.json").read_text())}
         for grade in json.loads(path.read_text()):
             rows.setdefault(key[grade["n"]]["variant"], []).append(grade)
     if not rows:
@@ -300,8 +301,8 @@ def auto_tables() -> None:
 
     print("\nAutomatic figures\n")
     print("| variant | model | insights | per audio hour | s per audio hour | grounded | copy | "
-          "top opening share | from intro/outro/ad/question |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "top opening share | opens with the speaker's name | from intro/outro/ad/question |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for path in sorted(RUNS.glob("*.json")):
         run = json.loads(path.read_text())
         insights = run["insights"]
@@ -313,10 +314,11 @@ def auto_tables() -> None:
         copies = sum(grounding.copy_ratio(r["text"], r["quote"]) > grounding.COPY_MAX for r in insights)
         top_open = Counter(opening(r["text"]) for r in insights).most_common(1)[0]
         edges = sum(_edge_role(r) for r in insights)
+        named_first = sum(r["text"].lower().startswith(r["speaker"].lower()) for r in insights)
         n = len(insights)
         print(f"| {run['variant']} | {run['model']} | {n} | {n / audio * 3600:.1f} | {seconds / audio * 3600:.0f} | "
               f"{100 * grounded / n:.0f}% | {100 * copies / n:.0f}% | {100 * top_open[1] / n:.0f}% "
-              f"('{top_open[0]}') | {100 * edges / n:.0f}% |")
+              f"('{top_open[0]}') | {100 * named_first / n:.0f}% | {100 * edges / n:.0f}% |")
 
 
 _ROLES: dict[str, dict] = {}
@@ -393,7 +395,7 @@ def verifier_table(results: list[dict], model: str) -> None:
     print(row("none", [False] * len(results)))
     rules = [bool(r["rule"]) for r in results]
     print(row("word rules (style, grounding, per-sentence support)", rules))
-    for threshold in sorted({0.5, 0.6, writer.FAITHFUL_MIN, 0.8}):
+    for threshold in sorted({0.5, 0.6, 0.7, 0.8, writer.FAITHFUL_MIN}):
         model_only = [x["p_yes"] < threshold for x in results]
         used = " (used)" if threshold == writer.FAITHFUL_MIN else ""
         print(row(f"model P(yes) < {threshold}{used}", model_only))

@@ -351,7 +351,7 @@ def test_style_checks_catch_formula_openers_and_the_question_as_a_claim(reply, p
 
 
 def test_the_claim_leads_and_the_speaker_is_named_with_the_reason():
-    reply = ("Bethan Owen argues that university savings are mostly buildings rather than cash.\nReason: Bethan Owen "
+    reply = ("Bethan Owen argues that university savings are mostly buildings rather than cash. Reason: Bethan Owen "
              "says operating cash matters more, because it services borrowing.\nTopics: Reserves, Estates")
     engine = FakeEngine()
     engine.complete = lambda prompt, *a, **k: " " + reply  # type: ignore[method-assign]
