@@ -365,6 +365,13 @@ def test_the_claim_leads_and_the_speaker_is_named_with_the_reason():
         "Lynne Neagle argues that cash matters."  # someone else's claim is not restated as the speaker's
 
 
+def test_on_the_retry_an_insight_that_opens_with_its_speaker_is_kept():
+    named = "Bethan Owen highlights how university savings are mostly buildings rather than cash, so little is spendable."
+    assert writer.write(FakeEngine([named]), CONTEXT, retry=True).text == named
+    with pytest.raises(writer.Rejected):
+        writer.write(FakeEngine([named]), CONTEXT)
+
+
 def test_a_copied_reply_is_rejected_as_a_copy():
     copy = "Universities hold reserves, but most of it is tied up in estates, so it is not immediately realisable."
     with pytest.raises(writer.Rejected) as rejected:

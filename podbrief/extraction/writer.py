@@ -108,7 +108,7 @@ def write(engine: Engine, context: Context, retry: bool = False) -> Draft:
     chat = messages(context, WRITE.format(name=context.speaker) + (RETRY_NOTE if retry else ""))
     raw = PREFILL + engine.complete(engine.prompt(chat) + PREFILL, max_tokens=120, stop=("\nIdea:", "\n\n\n"),
                                     temperature=0.7 if retry else 0.0)
-    text, topics = compose(raw, context)
+    text, topics = compose(raw, context, strict=not retry)
     return Draft(text, topics, verify(engine, context, text))
 
 
@@ -117,7 +117,7 @@ def verify(engine: Engine, context: Context, text: str) -> float:
     return engine.yes_probability(engine.prompt(messages(context, VERIFY.format(text=text, name=context.speaker))))
 
 
-def compose(raw: str, context: Context) -> tuple[str, list[str]]:
+def compose(raw: str, context: Context, strict: bool = True) -> tuple[str, list[str]]:
     """The insight ("Idea. Reason.") and topic tags from a raw three-line reply. Raises Rejected."""
     raw = re.sub(r"\s+(?=(?:Reason|Topics?)\s*:)", "\n", raw)  # a label the model wrote mid-line starts its line
     fields = {label.lower().rstrip("s"): value.strip() for label, value in LINE.findall(raw)}
@@ -126,11 +126,11 @@ def compose(raw: str, context: Context) -> tuple[str, list[str]]:
         raise Rejected("invalid", f"no 'Idea:' line in {raw[:60]!r}")
     idea = idea[:1].upper() + idea[1:]
     try:
-        text = clean_text(f"{idea} {fields.get('reason', '')}", context)
+        text = clean_text(f"{idea} {fields.get('reason', '')}", context, strict)
     except Rejected:
         if not fields.get("reason"):
             raise
-        text = clean_text(idea, context)  # a reason that quotes the transcript at length: the idea alone
+        text = clean_text(idea, context, strict)  # a reason that quotes the transcript at length: the idea alone
     return text, parse_topics(fields.get("topic", ""))
 
 
@@ -147,7 +147,7 @@ def lead_with_the_claim(sentence: str, speaker: str) -> str:
     return claim[:1].upper() + claim[1:]
 
 
-def clean_text(raw: str, context: Context) -> str:
+def clean_text(raw: str, context: Context, strict: bool = True) -> str:
     """The insight from composed text: complete sentences only (at most MAX_SENTENCES), checked for
     style and support. Raises Rejected."""
     line = lead_with_the_claim(" ".join(re.sub(r"[*_`#]+", "", raw).split()).strip().strip('"'), context.speaker)
@@ -161,7 +161,7 @@ def clean_text(raw: str, context: Context) -> str:
         raise Rejected("invalid", "it repeats the prompt")
     if not (MIN_WORDS <= len(text.split()) <= MAX_WORDS):
         raise Rejected("invalid", f"no complete insight of {MIN_WORDS}-{MAX_WORDS} words in {raw[:60]!r}")
-    if problem := style_problem(text, context):
+    if problem := style_problem(text, context, strict):
         raise Rejected("style", problem)
     overlap = grounding.copy_ratio(text, context.answer)
     if overlap > grounding.COPY_MAX:
@@ -169,14 +169,17 @@ def clean_text(raw: str, context: Context) -> str:
     return text
 
 
-def style_problem(text: str, context: Context) -> str | None:
+def style_problem(text: str, context: Context, strict: bool = True) -> str | None:
     """Why `text` is not written as an insight (None when it is): a formula opener, the speaker's name
-    first, a question instead of a claim, or content that comes from the question rather than the answer."""
+    first, a question instead of a claim, or content that comes from the question rather than the answer.
+
+    Not `strict` (a retry), the speaker's name first is let through: a well-founded item that opens
+    with its speaker is worth more to the brief than none."""
     if FORMULA.match(text):
         return f"it opens with a formula ({text.split(',')[0][:40]!r})"
     first = text.split()[0].strip(",.").lower()
     names = {part.lower() for part in re.findall(r"[A-Za-z'-]+", context.speaker) if len(part) > 2}
-    if first in names and re.match(rf"{re.escape(text.split()[0])}(?: [A-Z][a-z'-]+)? (?:argues|says|believes|"
+    if strict and first in names and re.match(rf"{re.escape(text.split()[0])}(?: [A-Z][a-z'-]+)? (?:argues|says|believes|"
                                    rf"thinks|explains|notes|suggests|claims|states|points|emphasi[sz]es|highlights|"
                                    rf"warns|recommends|mentions|discusses|shares|describes)\b", text):
         return "it opens with the speaker's name and a reporting verb"
