@@ -1,0 +1,91 @@
+"""Hostile inputs and faults from the outside reliability sweep (issue 12), one section per case.
+
+Each test names the case it covers; the next sweep adds its cases here.
+"""
+
+from __future__ import annotations
+
+import random
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from podbrief.engines import whisper
+from podbrief.engines.whisper import Window
+
+# --- 1. transcribe must only write segments that satisfy the transcript's invariants ----------
+
+
+def _layout(rng: random.Random) -> list[Window]:
+    """Windows as speech_windows makes them: in order, apart or touching (no VAD), each at most 30 s."""
+    windows, cursor = [], rng.uniform(0, 5)
+    for _ in range(rng.randint(1, 12)):
+        start = cursor + rng.choice([0.0, rng.uniform(0.1, 40)])
+        end = start + rng.choice([0.1, 0.25, rng.uniform(0.3, 30), 30.0])
+        windows.append(Window(round(start, 3), round(end, 3)))
+        cursor = end
+    return windows
+
+
+def _wild_time(rng: random.Random, window: Window) -> float:
+    """A decoder time: usually inside the window, sometimes at its edges, before it or past it."""
+    return rng.choice([rng.uniform(window.start, window.end), window.start, window.end,
+                       window.end + rng.uniform(0, 2), window.start - rng.uniform(0, 2), rng.uniform(0, 30)])
+
+
+def _raw(rng: random.Random, group: list[Window], offset: float, batched: bool) -> list[SimpleNamespace]:
+    """What faster-whisper may return for `group`: segments with collapsed, backward and out-of-window times."""
+    raw = []
+    for number, window in enumerate(group):
+        for piece in range(rng.randint(1 if batched else 0, 4)):
+            start = _wild_time(rng, window)
+            end = rng.choice([start, start - rng.uniform(0, 1), _wild_time(rng, window)])
+            raw.append(SimpleNamespace(start=start - offset, end=end - offset, text=f"w{number}p{piece}",
+                                       seek=int((window.start - offset) * 100), no_speech_prob=0.0, avg_logprob=0.0))
+    return raw
+
+
+class _Decoder:
+    """faster-whisper's two entry points, answering with the segments given (a fast logic test; the real
+    model on a real two-voice interview: tests/test_transcribe.py)."""
+
+    def __init__(self) -> None:
+        self.raw: list[SimpleNamespace] = []
+        self.hf_tokenizer = SimpleNamespace(token_to_id=lambda token: 50362)
+
+    def transcribe(self, audio: np.ndarray, **options: object) -> tuple[list[SimpleNamespace], None]:
+        return self.raw, None
+
+
+@pytest.mark.parametrize("batch_size", [8, 1])
+def test_decoded_segments_keep_the_transcript_invariants_for_any_window_layout(batch_size: int) -> None:
+    decoder = _Decoder()
+    engine = object.__new__(whisper.WhisperEngine)  # the engine without loading a model
+    engine.settings, engine.model, engine.pipeline = whisper.Settings(batch_size=batch_size), decoder, decoder
+    rng = random.Random(12)
+    for _ in range(3000):
+        group = _layout(rng)
+        decoder.raw = _raw(rng, group, group[0].start, batch_size > 1)
+        found = engine._decode(np.zeros(int(group[-1].end * whisper.SAMPLE_RATE) + 1, np.float32), group, "en")
+        segments = [seg for per_window in found for seg in per_window]
+        for window, per_window in zip(group, found):  # transcripts keep times to 1 ms
+            assert all(window.start <= seg.start and round(seg.start, 3) < round(seg.end, 3) and seg.end <= window.end
+                       for seg in per_window), (group, decoder.raw)
+        bounds = [t for seg in segments for t in (seg.start, seg.end)]
+        assert bounds == sorted(bounds), (group, decoder.raw)
+        # no words lost, none reordered
+        assert " ".join(seg.text for seg in segments).split() == [seg.text for seg in decoder.raw]
+        if batch_size > 1:  # one segment per window, spanning the speech VAD found
+            assert [(s.start, s.end) for s in segments] == [(w.start, w.end) for w in group]
+
+
+def test_fitting_keeps_good_timestamps_and_joins_timeless_segments_to_their_neighbour() -> None:
+    window = Window(700.0, 714.16)
+    pieces = [whisper.Segment(700.5, 705.0, "a"), whisper.Segment(705.0, 705.0, "b"),
+              whisper.Segment(706.0, 710.0, "c", ["repetition"]), whisper.Segment(714.32, 714.16, "d")]
+    assert whisper.fit_segments(window, pieces) == [
+        whisper.Segment(700.5, 705.0, "a b"), whisper.Segment(706.0, 714.16, "c d", ["repetition"])]
+    # the issue's case: a segment past the window's end, alone
+    assert whisper.fit_segments(window, [whisper.Segment(714.32, 714.16, "d")]) == [
+        whisper.Segment(700.0, 714.16, "d")]
