@@ -66,3 +66,13 @@ class NothingNew(PodbriefError):
 
 class DeliveryError(PodbriefError):
     exit_status = ExitStatus.DELIVERY
+
+
+def describe(exc: Exception) -> str:
+    """One line for the failure of one item of a batch (a feed, an episode), so the others go on.
+
+    A `PodbriefError` is its message; anything else is named as unexpected, with its type.
+    """
+    if isinstance(exc, PodbriefError):
+        return str(exc)
+    return f"unexpected error: {type(exc).__name__}: {exc}"

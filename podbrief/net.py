@@ -138,11 +138,13 @@ def _describe(exc: httpx.HTTPError) -> str:
 
 @contextlib.contextmanager
 def _errors(url: str) -> Iterator[None]:
-    """Turn httpx exceptions into a one-line NetworkError naming the URL."""
+    """Turn httpx exceptions, and URLs httpx cannot use, into a one-line NetworkError naming the URL."""
     try:
         yield
     except httpx.HTTPError as exc:
-        raise NetworkError(f"{url}: {_describe(exc)}") from None
+        raise NetworkError(f"{url[:200]}: {_describe(exc)}") from None
+    except (httpx.InvalidURL, UnicodeError) as exc:  # UnicodeError: a host name IDNA refuses, e.g. "xn--"
+        raise NetworkError(f"{url[:200]}: not a usable URL ({str(exc)[:200]})") from None
 
 
 def _content_range(response: httpx.Response) -> tuple[int | None, int | None]:

@@ -6,13 +6,19 @@ Each test names the case it covers; the next sweep adds its cases here.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from localserver import item, rss
+from typer.testing import CliRunner
 
+from podbrief.cli import app
 from podbrief.engines import whisper
 from podbrief.engines.whisper import Window
+from podbrief.errors import ExitStatus
+from podbrief.store import read_json
 
 # --- 1. transcribe must only write segments that satisfy the transcript's invariants ----------
 
@@ -89,3 +95,47 @@ def test_fitting_keeps_good_timestamps_and_joins_timeless_segments_to_their_neig
     # the issue's case: a segment past the window's end, alone
     assert whisper.fit_segments(window, [whisper.Segment(714.32, 714.16, "d")]) == [
         whisper.Segment(700.0, 714.16, "d")]
+
+
+# --- feeds: shared helpers --------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+def podbrief(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def titles(home: Path) -> list[str]:
+    return sorted(read_json(path)["title"] for path in home.glob("episodes/*/episode.json"))
+
+
+def publish(server, name: str, *, title: str | None = None, enclosure: str | None = None,
+            published: str = "Mon, 06 Jan 2025 06:00:00 GMT", declaration: str = "", extra: str = "") -> str:
+    """Serve `name`.xml with one episode; `enclosure` replaces its audio URL, `declaration` its XML declaration."""
+    audio = server.add(f"{name}.mp3", name.encode() * 1000)
+    feed = rss(title or name, [item(f"{name} episode", f"{name}-1", audio_url=enclosure or audio, published=published)],
+               extra)
+    if declaration:
+        feed = feed.replace(b'<?xml version="1.0" encoding="UTF-8"?>', declaration.encode())
+    return server.add(f"{name}.xml", feed)
+
+
+# --- 4. one bad feed must not abort the whole fetch -----------------------------------------------
+
+
+@pytest.mark.parametrize(("feed", "message"), [
+    ({"declaration": '<?xml version="1.0" encoding="x-bogus"?>'}, "bad.xml: not a readable feed (unknown encoding: x-bogus)"),
+    ({"enclosure": "http://xn--/a.mp3"}, "http://xn--/a.mp3: not a usable URL"),
+    ({"enclosure": "http://127.0.0.1/" + "a" * 70_000 + ".mp3"}, "not a usable URL"),
+])
+def test_one_bad_feed_fails_alone_and_is_named(server, home: Path, feed: dict, message: str) -> None:
+    podbrief("add", publish(server, "good"))
+    bad = publish(server, "bad")
+    podbrief("add", bad)
+    publish(server, "bad", **feed)
+    result = podbrief("fetch")
+    assert result.exit_code == ExitStatus.PARTIAL, result.output
+    assert "good episode" in titles(home)
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("failed")]
+    assert message in line and len(line) < 1000

@@ -118,6 +118,8 @@ def _strict_tree(data: bytes, url: str) -> Element | None:
                          "as entity-expansion and external-entity attacks do") from None
     except ParseError:
         return None
+    except LookupError as exc:  # expat does not know the declared encoding
+        raise InputError(f"{url}: not a readable feed ({exc})") from None
 
 
 def _sniff(data: bytes) -> str:

@@ -24,7 +24,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from rich.text import Text
 
 from podbrief.config import Config
-from podbrief.errors import NetworkError, PodbriefError, UsageError
+from podbrief.errors import NetworkError, UsageError, describe
 from podbrief.formats import feed as feedformat
 from podbrief.formats.opml import Outline
 from podbrief.net import Client, Fetched, HTTPStatusError, check_url
@@ -264,15 +264,15 @@ def _record_episodes(paths: Paths, index: Index, record: dict[str, Any], parsed:
 
 
 def _apply_poll(paths: Paths, index: Index, record: dict[str, Any],
-                outcome: tuple[Fetched, feedformat.Feed | None] | PodbriefError, backfill: int) -> tuple[FeedResult, int]:
+                outcome: tuple[Fetched, feedformat.Feed | None] | Exception, backfill: int) -> tuple[FeedResult, int]:
     """Save what one poll found (main thread: files and index). Returns the result and the known-episode count."""
     record["last_checked"] = utcnow()
     result = FeedResult(record["id"], record["url"], record["title"], "ok")
     known = 0
-    if isinstance(outcome, PodbriefError):
+    if isinstance(outcome, Exception):
         gone = isinstance(outcome, HTTPStatusError) and outcome.status in (404, 410)
         result.status = "gone" if gone else "error"
-        result.error = f"feed gone: {outcome}" if gone else str(outcome)
+        result.error = f"feed gone: {outcome}" if gone else describe(outcome)
     else:
         fetched, parsed = outcome
         if fetched.moved_to:
@@ -401,11 +401,11 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
             ThreadPoolExecutor(workers) as pool:
         polls = {pool.submit(_poll, client, record): record for record in records}
         for future in as_completed(polls):
-            try:
-                outcome = future.result()
-            except PodbriefError as exc:
-                outcome = exc
-            result, known = _apply_poll(paths, index, polls[future], outcome, config["fetch"]["backfill"])
+            record = polls[future]
+            try:  # any failure of one feed, from its URL, its bytes or its episodes, is that feed's error
+                result, known = _apply_poll(paths, index, record, future.result(), config["fetch"]["backfill"])
+            except Exception as exc:
+                result, known = _apply_poll(paths, index, record, exc, config["fetch"]["backfill"])
             report.feeds.append(result)
             report.skipped += known
             _report_feed(console, result)
@@ -423,10 +423,11 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
             meta = downloads[future]
             try:
                 done, notes = future.result()
-            except PodbriefError as exc:
-                index.mark_failed(meta["id"], "fetch", str(exc))
-                report.failed[meta["id"]] = str(exc)
-                _say(console, "failed", "red", f"{meta['show']}: {meta['title']}: {exc}")
+            except Exception as exc:
+                error = describe(exc)
+                index.mark_failed(meta["id"], "fetch", error)
+                report.failed[meta["id"]] = error
+                _say(console, "failed", "red", f"{meta['show']}: {meta['title']}: {error}")
                 continue
             index.mark_done(meta["id"], "fetch", done["fetched_at"])
             report.done.append(meta["id"])

@@ -30,7 +30,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from podbrief import models
 from podbrief.config import Config, expect_choice
 from podbrief.engines.whisper import SAMPLE_RATE, Settings, WhisperEngine, load_audio
-from podbrief.errors import InputError, PodbriefError
+from podbrief.errors import InputError, PodbriefError, describe
 from podbrief.formats import transcripts
 from podbrief.stages import Budget, StageReport
 from podbrief.store import Index, Paths, atomic_write_json, read_json, utcnow
@@ -244,10 +244,8 @@ def _attempt(engine: WhisperEngine, model: models.ResolvedModel, job: Job,
     """One job; every failure becomes that job's one-line error so the others go on."""
     try:
         return transcribe_audio(engine, model, job, progress)
-    except PodbriefError as exc:
-        return str(exc)
     except Exception as exc:
-        return f"unexpected error: {type(exc).__name__}: {exc}"
+        return describe(exc)
 
 
 def _run_here(jobs: list[Job], model: models.ResolvedModel, decode: Settings, budget: Budget,
