@@ -5,6 +5,7 @@ Each test names the case it covers; the next sweep adds its cases here.
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,13 +13,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from localserver import item, rss
+from test_today import FakeStages
 from typer.testing import CliRunner
 
 from podbrief.cli import app
 from podbrief.engines import whisper
 from podbrief.engines.whisper import Window
 from podbrief.errors import ExitStatus
-from podbrief.store import read_json
+from podbrief.stages import today
+from podbrief.store import Index, Paths, read_json
 
 # --- 1. transcribe must only write segments that satisfy the transcript's invariants ----------
 
@@ -139,3 +142,27 @@ def test_one_bad_feed_fails_alone_and_is_named(server, home: Path, feed: dict, m
     assert "good episode" in titles(home)
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("failed")]
     assert message in line and len(line) < 1000
+
+
+# --- 2. a pubDate before year 1000 ------------------------------------------------------------
+
+
+@pytest.fixture
+def fakes(home: Path, monkeypatch: pytest.MonkeyPatch) -> FakeStages:
+    """transcribe, extract and rank as tests/test_today.py fakes them; fetch is real."""
+    stages = FakeStages(Paths(home))
+    monkeypatch.setattr(today, "Pipeline", stages.pipeline)
+    return stages
+
+
+def test_a_pubdate_before_year_1000_is_no_date_and_today_still_works(server, home: Path, fakes) -> None:
+    podbrief("add", publish(server, "old", published="Mon, 01 Jan 0001 00:00:00 GMT"))
+    result = podbrief("today", "--json")
+    assert result.exit_code == 0, result.output
+    (meta,) = [read_json(path) for path in home.glob("episodes/*/episode.json")]
+    assert meta["published"] is None  # undated: in the window because podbrief first saw it today
+    assert json.loads(result.stdout)["items"][0]["insight"]["episode"]["title"] == "old episode"
+    # an index written by an older podbrief holds the stamp it made then: today goes on working
+    with Index(Paths(home)) as index:
+        index.conn.execute("UPDATE episodes SET published = '1-01-01T00:00:00Z'")
+    assert podbrief("today").exit_code == ExitStatus.NOTHING_NEW

@@ -36,6 +36,7 @@ PODCAST_NAMESPACES = {
 }
 ITEM_TAGS = {"item", "{http://purl.org/rss/1.0/}item", "{http://www.w3.org/2005/Atom}entry"}
 CHANNEL_TAGS = {"channel", "{http://purl.org/rss/1.0/}channel"}
+EARLIEST_YEAR = 1970  # an earlier pubDate is a placeholder or a typo: the episode counts as undated
 
 
 @dataclass
@@ -162,7 +163,8 @@ def _enclosure(entry: Any) -> dict[str, Any] | None:
 
 
 def _iso(value: time.struct_time | None) -> str | None:
-    if not value:
+    """An ISO 8601 UTC stamp; None for a date before EARLIEST_YEAR ("Mon, 01 Jan 0001" is no publication date)."""
+    if not value or value.tm_year < EARLIEST_YEAR:
         return None
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(calendar.timegm(value)))
 

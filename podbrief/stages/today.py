@@ -41,14 +41,20 @@ class Window:
     until: dt.datetime
 
     def contains(self, stamp: str | None) -> bool:
-        return stamp is not None and self.since <= _parse_utc(stamp) <= self.until
+        moment = _parse_utc(stamp) if stamp else None
+        return moment is not None and self.since <= moment <= self.until
 
     def to_json(self) -> dict[str, str]:
         return {"since": _iso(self.since), "until": _iso(self.until)}
 
 
-def _parse_utc(stamp: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+def _parse_utc(stamp: str) -> dt.datetime | None:
+    """The moment an ISO 8601 stamp names; None for one that is not (an older podbrief stored
+    a pubDate before year 1000 as "1-01-01T00:00:00Z")."""
+    try:
+        return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _iso(moment: dt.datetime) -> str:
