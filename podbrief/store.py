@@ -238,6 +238,23 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX episodes_feed ON episodes(feed_id);
     """,
+    # feed URLs are no longer UNIQUE here: a feed moved onto another's URL (older podbrief) made every
+    # save fail; fetch now refuses such moves and reports feeds that share a URL (docs/architecture.md)
+    """
+    CREATE TABLE feeds_new (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        name TEXT,
+        title TEXT,
+        added_at TEXT NOT NULL,
+        last_checked TEXT,
+        last_status TEXT,
+        error TEXT
+    );
+    INSERT INTO feeds_new SELECT id, url, name, title, added_at, last_checked, last_status, error FROM feeds;
+    DROP TABLE feeds;
+    ALTER TABLE feeds_new RENAME TO feeds;
+    """,
 ]
 
 STAGE_COLUMNS = {"fetch": "fetched_at", "transcribe": "transcribed_at", "extract": "extracted_at"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,6 +17,7 @@ from localserver import item, rss
 from test_today import FakeStages
 from typer.testing import CliRunner
 
+from podbrief import store
 from podbrief.cli import app
 from podbrief.engines import whisper
 from podbrief.engines.whisper import Window
@@ -166,3 +168,58 @@ def test_a_pubdate_before_year_1000_is_no_date_and_today_still_works(server, hom
     with Index(Paths(home)) as index:
         index.conn.execute("UPDATE episodes SET published = '1-01-01T00:00:00Z'")
     assert podbrief("today").exit_code == ExitStatus.NOTHING_NEW
+
+
+# --- 3. a feed moved onto a URL already subscribed ----------------------------------------------
+
+
+def feed_records(home: Path) -> dict[str, dict]:
+    """{title the feed was added with: its record}."""
+    return {record["title"]: record for record in map(read_json, home.glob("feeds/*.json"))}
+
+
+def test_a_301_onto_a_subscribed_url_is_refused_and_names_both_feeds(server, home: Path) -> None:
+    podbrief("add", publish(server, "popular"))
+    hostile = publish(server, "hostile")
+    podbrief("add", hostile)
+    server.route("hostile.xml", status=301, location="/popular.xml")
+    result = podbrief("fetch")
+    assert result.exit_code == ExitStatus.PARTIAL, result.output
+    records = feed_records(home)
+    popular, moved = records["popular"], records["hostile"]
+    assert (f"moved permanently to {popular['url']}, which is already subscribed as feed {popular['id']}: "
+            f"move refused (if it is the same show: podbrief remove {moved['id']})") in result.stderr
+    assert moved["url"] == hostile and moved["last_status"] == "error"
+    assert titles(home) == ["popular episode"]  # the popular show's episodes are not recorded twice
+    assert podbrief("reindex").exit_code == 0
+    assert podbrief("feeds").exit_code == 0
+
+
+def test_itunes_new_feed_url_onto_a_subscribed_url_is_ignored_with_a_note(server, home: Path) -> None:
+    podbrief("add", publish(server, "popular"))
+    popular = feed_records(home)["popular"]
+    hostile = publish(server, "hostile", extra=f"<itunes:new-feed-url>{popular['url']}</itunes:new-feed-url>")
+    podbrief("add", hostile)
+    result = podbrief("fetch")
+    assert result.exit_code == 0, result.output
+    assert f"ignored itunes:new-feed-url {popular['url']}: already subscribed as feed {popular['id']}" in result.stderr
+    assert feed_records(home)["hostile"]["url"] == hostile
+
+
+def test_feeds_that_already_share_a_url_work_again(server, home: Path) -> None:
+    """What an older podbrief left behind: the moved feed's file was saved before the index refused it."""
+    podbrief("add", publish(server, "popular"))
+    podbrief("add", publish(server, "hostile"))
+    records = feed_records(home)
+    popular, moved = records["popular"], records["hostile"]
+    db = sqlite3.connect(home / "index.sqlite")  # the index as the first schema made it: URLs UNIQUE
+    db.executescript(f"DROP TABLE feeds; DROP TABLE episodes; PRAGMA user_version=0; {store.MIGRATIONS[0]}; "
+                     "PRAGMA user_version=1;")
+    db.close()
+    (home / "feeds" / f"{moved['id']}.json").write_text(json.dumps({**moved, "url": popular["url"]}))
+    assert podbrief("reindex").exit_code == 0
+    result = podbrief("fetch")
+    assert result.exit_code == ExitStatus.PARTIAL, result.output
+    assert f"feed {popular['id']} polls the same URL (if it is the same show: podbrief remove {moved['id']})" \
+        in result.stderr
+    assert titles(home) == ["popular episode"]

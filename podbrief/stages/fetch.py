@@ -24,7 +24,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from rich.text import Text
 
 from podbrief.config import Config
-from podbrief.errors import NetworkError, UsageError, describe
+from podbrief.errors import InputError, NetworkError, UsageError, describe
 from podbrief.formats import feed as feedformat
 from podbrief.formats.opml import Outline
 from podbrief.net import Client, Fetched, HTTPStatusError, check_url
@@ -208,8 +208,11 @@ def audio_extension(enclosure: dict[str, Any] | None) -> str | None:
     return None
 
 
-def _poll(client: Client, record: dict[str, Any]) -> tuple[Fetched, feedformat.Feed | None]:
-    """Network and parsing only (runs in a worker thread)."""
+def _poll(client: Client, record: dict[str, Any], shared_with: str | None) -> tuple[Fetched, feedformat.Feed | None]:
+    """Network and parsing only (runs in a worker thread). `shared_with`: an older feed polling the same URL."""
+    if shared_with:
+        raise InputError(f"{record['url']}: feed {shared_with} polls the same URL "
+                         f"(if it is the same show: podbrief remove {record['id']})")
     fetched = client.get(record["url"], etag=record["etag"], last_modified=record["last_modified"])
     if fetched.status == 304:
         return fetched, None
@@ -275,29 +278,53 @@ def _apply_poll(paths: Paths, index: Index, record: dict[str, Any],
         result.error = f"feed gone: {outcome}" if gone else describe(outcome)
     else:
         fetched, parsed = outcome
-        if fetched.moved_to:
-            result.notes.append(f"moved permanently to {fetched.moved_to}")
-            record["url"] = fetched.moved_to
-        if parsed is None:
-            result.status = "not modified"
+        owner = _owner(paths, record, fetched.moved_to) if fetched.moved_to else None
+        if owner:  # the episodes now served are that feed's: recording them here would make duplicates
+            result.status, result.error = "error", (
+                f"moved permanently to {fetched.moved_to}, which is already subscribed as feed {owner['id']}: "
+                f"move refused (if it is the same show: podbrief remove {record['id']})")
         else:
-            result.notes.extend(parsed.warnings)
-            record["title"] = result.title = parsed.title
-            known = _record_episodes(paths, index, record, parsed, backfill, result)
-            record.update(etag=fetched.etag, last_modified=fetched.last_modified, parsed_at=record["last_checked"])
-            if parsed.new_feed_url and parsed.new_feed_url != record["url"]:
-                _follow_new_feed_url(record, parsed.new_feed_url, result)
+            known = _apply_feed(paths, index, record, fetched, parsed, backfill, result)
     record.update(last_status=result.status, error=result.error)
     _save_feed(paths, index, record)
     return result, known
 
 
-def _follow_new_feed_url(record: dict[str, Any], new_url: str, result: FeedResult) -> None:
-    """itunes:new-feed-url: poll the new address from now on (the feed ID stays)."""
+def _apply_feed(paths: Paths, index: Index, record: dict[str, Any], fetched: Fetched,
+                parsed: feedformat.Feed | None, backfill: int, result: FeedResult) -> int:
+    """Follow a move, record the new episodes and the validators. Returns the known-episode count."""
+    if fetched.moved_to:
+        result.notes.append(f"moved permanently to {fetched.moved_to}")
+        record["url"] = fetched.moved_to
+    if parsed is None:
+        result.status = "not modified"
+        return 0
+    result.notes.extend(parsed.warnings)
+    record["title"] = result.title = parsed.title
+    known = _record_episodes(paths, index, record, parsed, backfill, result)
+    record.update(etag=fetched.etag, last_modified=fetched.last_modified, parsed_at=record["last_checked"])
+    if parsed.new_feed_url and parsed.new_feed_url != record["url"]:
+        _follow_new_feed_url(paths, record, parsed.new_feed_url, result)
+    return known
+
+
+def _owner(paths: Paths, record: dict[str, Any], url: str) -> dict[str, Any] | None:
+    """The other subscription that polls `url` (or was added with it), if any."""
+    return next((other for other in subscriptions(paths) if other["id"] != record["id"] and _matches(other, url)),
+                None)
+
+
+def _follow_new_feed_url(paths: Paths, record: dict[str, Any], new_url: str, result: FeedResult) -> None:
+    """itunes:new-feed-url: poll the new address from now on (the feed ID stays), unless another
+    subscription has it: a publisher must not be able to fold its feed into another show."""
     try:
         check_url(new_url)
     except NetworkError as exc:
         result.notes.append(f"ignored itunes:new-feed-url: {exc}")
+        return
+    owner = _owner(paths, record, new_url)
+    if owner:
+        result.notes.append(f"ignored itunes:new-feed-url {new_url}: already subscribed as feed {owner['id']}")
         return
     result.notes.append(f"the publisher moved this feed to {new_url}")
     record.update(url=new_url, etag=None, last_modified=None)
@@ -393,13 +420,14 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
                 feed_ids: list[str] | None = None) -> FetchReport:
     """Poll the feeds (all, or `feed_ids`) concurrently, record new episodes, then download pending ones."""
     records = subscriptions(paths)
+    shared = _shared_urls(records)
     if feed_ids is not None:
         records = [record for record in records if record["id"] in feed_ids]
     report = FetchReport("fetch")
     workers = max(1, config["network"]["concurrency"])
     with Index(paths) as index, Client(config) as client, _progress(console) as progress, \
             ThreadPoolExecutor(workers) as pool:
-        polls = {pool.submit(_poll, client, record): record for record in records}
+        polls = {pool.submit(_poll, client, record, shared.get(record["id"])): record for record in records}
         for future in as_completed(polls):
             record = polls[future]
             try:  # any failure of one feed, from its URL, its bytes or its episodes, is that feed's error
@@ -437,6 +465,14 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
     order = {record["id"]: position for position, record in enumerate(records)}
     report.feeds.sort(key=lambda result: order[result.id])
     return report
+
+
+def _shared_urls(records: list[dict[str, Any]]) -> dict[str, str]:
+    """{feed ID: the older feed's ID} for feeds polling another's URL (a move an older podbrief let through)."""
+    first: dict[str, str] = {}
+    for record in records:  # oldest first
+        first.setdefault(record["url"], record["id"])
+    return {record["id"]: first[record["url"]] for record in records if first[record["url"]] != record["id"]}
 
 
 def _report_feed(console: Console, result: FeedResult) -> None:
