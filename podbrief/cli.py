@@ -365,11 +365,18 @@ def brief(
     date: Optional[str] = typer.Option(None, "--date", help="The day (YYYY-MM-DD); default: the latest brief."),
     as_json: bool = JsonOpt, markdown: bool = MarkdownOpt, html: bool = HtmlOpt,
     output: Optional[Path] = OutputOpt, explain: bool = ExplainOpt,
+    resend: bool = typer.Option(False, "--deliver", help="Deliver it again as brief.deliver says (e.g. after exit 10)."),
 ) -> None:
-    """Show a stored brief again (no processing, no delivery)."""
+    """Show a stored brief again (no processing), or deliver it again with --deliver.
+
+    Exit status: 0 shown or delivered; 10 the delivery failed again.
+    """
     rt = runtime(ctx)
     stored = briefs.load(rt.paths, today_stage.parse_date(date)) if date else briefs.latest(rt.paths)
-    _show_brief(rt, stored, as_json, markdown, html, output, explain)
+    if resend:
+        rt.err.print(today_stage.resend(stored, rt.config()), markup=False)
+    else:
+        _show_brief(rt, stored, as_json, markdown, html, output, explain)
 
 
 @app.command()

@@ -5,6 +5,7 @@ Each test names the case it covers; the next sweep adds its cases here.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 import sqlite3
@@ -13,11 +14,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from briefdata import free_port
 from localserver import item, rss
+from smtpserver import smtp  # noqa: F401 - a fixture
 from test_today import FakeStages
 from typer.testing import CliRunner
 
-from podbrief import store
+from podbrief import briefs, store
 from podbrief.cli import app
 from podbrief.engines import whisper
 from podbrief.engines.whisper import Window
@@ -223,3 +226,50 @@ def test_feeds_that_already_share_a_url_work_again(server, home: Path) -> None:
     assert f"feed {popular['id']} polls the same URL (if it is the same show: podbrief remove {moved['id']})" \
         in result.stderr
     assert titles(home) == ["popular episode"]
+
+
+# --- 5. a brief saved but never shown or delivered -------------------------------------------------
+
+
+def test_an_insight_with_a_bad_quote_is_a_problem_and_no_brief_is_lost(server, home: Path, fakes) -> None:
+    podbrief("add", publish(server, "show"))
+    assert podbrief("today").exit_code == 0
+    (insights,) = home.glob("episodes/*/insights.json")
+    data = read_json(insights)
+    data["insights"][0]["quote"]["start"] = "abc"
+    insights.write_text(json.dumps(data))
+    for stored in (home / "briefs").iterdir():
+        stored.unlink()  # forget the brief, so the bad file is news
+    result = podbrief("today")
+    assert result.exit_code == ExitStatus.PARTIAL, result.output
+    assert "insight 1: 'quote' must be an object with a text and times 0 <= start <= end" in result.stderr
+    assert list((home / "briefs").iterdir()) == []
+
+
+def test_a_brief_that_cannot_be_rendered_is_not_stored(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = {"schema": briefs.SCHEMA, "date": "2026-11-25", "items": [], "problems": [], "sources": []}
+    monkeypatch.setattr(briefs.render, "atom", lambda recent: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        briefs.save(Paths(home), made)
+    assert not briefs.brief_file(Paths(home), dt.date(2026, 11, 25)).exists()  # the next run makes it again
+
+
+def test_a_brief_that_could_not_be_emailed_can_be_sent_again(server, home: Path, fakes, set_config, smtp) -> None:
+    inbox, port = smtp()
+    email = {"host": "127.0.0.1", "port": free_port(), "security": "none", "to": ["me@example.org"],
+             "sender": "podbrief@example.org"}
+    set_config(brief={"deliver": "email"}, email=email)
+    podbrief("add", publish(server, "show"))
+    failed = podbrief("-q", "today")
+    assert failed.exit_code == ExitStatus.DELIVERY
+    date = json.loads(podbrief("brief", "--json").stdout)["date"]
+    assert f"the brief is saved: `podbrief brief --date {date} --deliver` sends it again" in failed.stderr
+    assert podbrief("-q", "today").exit_code == ExitStatus.NOTHING_NEW and inbox.messages == []
+    set_config(brief={"deliver": "email"}, email={**email, "port": port})
+    sent = podbrief("brief", "--date", date, "--deliver")
+    assert sent.exit_code == 0, sent.output
+    assert "emailed the brief to me@example.org" in sent.stderr
+    [message] = inbox.messages
+    assert "show episode" in message.get_body(("html",)).get_content()
+    set_config()  # brief.deliver: none
+    assert podbrief("brief", "--deliver").exit_code == ExitStatus.USAGE

@@ -22,7 +22,7 @@ from rich.text import Text
 
 from podbrief import briefs, deliver, render
 from podbrief.config import Config
-from podbrief.errors import InputError, NothingNew, PartialFailure, UsageError
+from podbrief.errors import DeliveryError, InputError, NothingNew, PartialFailure, UsageError
 from podbrief.stages import Budget, StageReport, fetch, rank
 from podbrief.store import Index, Paths, run_lock
 
@@ -214,10 +214,22 @@ def _nothing_new(paths: Paths, when: Window, episodes: int, insights: int, probl
 
 def finish(brief: briefs.Brief, config: Config, console: Console) -> None:
     """After the brief is shown: deliver it, then report failures through the exit status."""
-    note = deliver.deliver(brief, config)
+    try:
+        note = deliver.deliver(brief, config)
+    except DeliveryError as exc:
+        raise DeliveryError(f"{exc}; the brief is saved: `podbrief brief --date {brief['date']} --deliver` "
+                            "sends it again") from None
     if note:
         console.print(note, markup=False)
     if render.remaining_line(brief):
         console.print(Text(render.remaining_line(brief) + "; run `podbrief today` again to finish", style="yellow"))
     if brief["problems"]:
         raise PartialFailure(f"brief saved (it lists them), but {_problems_line(brief['problems'])}")
+
+
+def resend(brief: briefs.Brief, config: Config) -> str:
+    """Deliver a stored brief again (`podbrief brief --deliver`), e.g. after a failed delivery (exit 10)."""
+    note = deliver.deliver(brief, config)
+    if note is None:
+        raise UsageError("brief.deliver is none: there is nowhere to send the brief (set brief.deliver: email)")
+    return note
