@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,7 +28,8 @@ from podbrief.stages import Budget
 from podbrief.stages import fetch as fetch_stage
 from podbrief.stages import rank as rank_stage
 from podbrief.stages import today as today_stage
-from podbrief.store import Index, Paths, atomic_write_bytes, atomic_write_text, run_lock
+from podbrief.store import Index, Paths, atomic_write_bytes, atomic_write_text, run_lock, storage_error
+from podbrief.store import reindex as reindex_files
 
 
 class _Group(TyperGroup):
@@ -42,10 +44,12 @@ class _Group(TyperGroup):
             if not getattr(ctx.obj, "quiet", False):
                 typer.echo(f"podbrief: {exc}", err=True)
             raise typer.Exit(int(exc.exit_status)) from None
-        except PodbriefError as exc:
+        # OSError and sqlite3.Error that no stage turned into a PodbriefError: the disk under the data directory
+        except (PodbriefError, OSError, sqlite3.Error) as exc:
             if getattr(ctx.obj, "debug", False):
                 raise
-            _fail(str(exc), exc.exit_status)
+            error = exc if isinstance(exc, PodbriefError) else storage_error(exc)
+            _fail(str(error), error.exit_status)
         except KeyboardInterrupt:
             _fail("interrupted", ExitStatus.INTERRUPTED)
         except Exception as exc:  # a bug: one line unless --debug
@@ -134,10 +138,10 @@ def init(ctx: typer.Context, force: bool = typer.Option(False, "--force", help="
 
 @app.command()
 def reindex(ctx: typer.Context) -> None:
-    """Rebuild the SQLite index from the files in the data directory."""
+    """Rebuild the SQLite index from the files in the data directory (a corrupt index is replaced)."""
     rt = runtime(ctx)
-    with rt.index() as index:
-        feeds, episodes = index.rebuild()
+    with run_lock(rt.paths):
+        feeds, episodes = reindex_files(rt.paths)
     rt.err.print(f"Reindexed {feeds} feeds and {episodes} episodes.", markup=False)
 
 

@@ -21,6 +21,7 @@ class ExitStatus(enum.IntEnum):
     MODEL = 8
     NOTHING_NEW = 9
     DELIVERY = 10
+    STORAGE = 11
     INTERRUPTED = 130
 
 
@@ -66,6 +67,12 @@ class NothingNew(PodbriefError):
 
 class DeliveryError(PodbriefError):
     exit_status = ExitStatus.DELIVERY
+
+
+class StorageError(PodbriefError):
+    """The data directory cannot be read or written: disk full, read-only, no permission, I/O error."""
+
+    exit_status = ExitStatus.STORAGE
 
 
 def describe(exc: Exception) -> str:

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -273,3 +276,83 @@ def test_a_brief_that_could_not_be_emailed_can_be_sent_again(server, home: Path,
     assert "show episode" in message.get_body(("html",)).get_content()
     set_config()  # brief.deliver: none
     assert podbrief("brief", "--deliver").exit_code == ExitStatus.USAGE
+
+
+# --- 11. misleading errors: each is one line with a documented exit code ---------------------------
+
+def on_a_small_disk(home: Path, script: str) -> str:
+    """Run `script` (sh) with a 256 KB tmpfs over `home` in a private mount namespace; its output."""
+    run = f"mount -t tmpfs -o size=256k tmpfs {home}\ncd {home}\n{script}"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent), "PODBRIEF_HOME": str(home),
+           "POD": f"{sys.executable} -m podbrief"}
+    try:
+        done = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", run], env=env,
+                              capture_output=True, text=True, timeout=120)
+    except FileNotFoundError:
+        pytest.skip("needs unshare (util-linux)")
+    if "mount:" in done.stderr or "unshare:" in done.stderr:
+        pytest.skip(f"cannot mount a small disk here: {done.stderr.strip()}")
+    return done.stdout + done.stderr
+
+
+def test_a_full_disk_and_a_read_only_home_are_one_line_each(server, tmp_path: Path) -> None:
+    home = tmp_path / "small"
+    home.mkdir()
+    opml = tmp_path / "subscriptions.opml"
+    opml.write_bytes(b'<opml version="2.0"><body>'
+                     + b"".join(b'<outline xmlUrl="https://example.com/%d.xml"/>' % n for n in range(50))
+                     + b"</body></opml>")
+    output = on_a_small_disk(home, f"""
+        printf 'network: {{allow_private: true}}\\n' > config.yaml
+        $POD add {publish(server, "show")}; echo "add: $?"
+        dd if=/dev/zero of=filler bs=1k count=1000 2>/dev/null || true
+        $POD import {opml} 2>&1; echo "import: $?"
+        rm -f index.sqlite*
+        $POD feeds 2>&1; echo "feeds: $?"
+        rm filler
+        mount -o remount,ro {home}
+        $POD remove show 2>&1; echo "remove: $?"
+    """)
+    assert "add: 0" in output, output
+    lines = output.splitlines()
+    for command, message in (("import", "is the disk full or read-only?"), ("feeds", "is the disk full or read-only?"),
+                             ("remove", "Read-only file system")):
+        position = lines.index(f"{command}: {int(ExitStatus.STORAGE)}")
+        assert lines[position - 1].startswith("podbrief: error: ") and message in lines[position - 1], output
+        assert "unexpected error" not in output
+
+
+def test_a_garbage_index_is_named_and_reindex_rebuilds_it_from_the_files(server, home: Path) -> None:
+    podbrief("add", publish(server, "show"))
+    (home / "index.sqlite").write_bytes(b"garbage " * 1000)
+    broken = podbrief("feeds")
+    assert broken.exit_code == ExitStatus.INPUT
+    assert "index.sqlite: corrupt index (file is not a database); `podbrief reindex` rebuilds it" in broken.stderr
+    rebuilt = podbrief("reindex")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "Reindexed 1 feeds" in rebuilt.stderr
+    assert [feed["title"] for feed in json.loads(podbrief("feeds", "--json").stdout)] == ["show"]
+
+
+def test_a_feed_file_of_another_schema_is_named(server, home: Path) -> None:
+    podbrief("add", publish(server, "show"))
+    (home / "feeds" / "0123456789abcdef.json").write_text('{"schema": "other/2", "id": "0123456789abcdef"}')
+    for command in ("feeds", "fetch"):
+        result = podbrief(command)
+        assert result.exit_code == ExitStatus.INPUT
+        assert "0123456789abcdef.json: not a podbrief subscription (schema 'other/2'" in result.stderr
+
+
+def test_an_opml_file_with_a_bogus_encoding_is_an_input_error(home: Path, tmp_path: Path) -> None:
+    opml = tmp_path / "list.opml"
+    opml.write_bytes(b'<?xml version="1.0" encoding="x-bogus"?><opml><body/></opml>')
+    result = podbrief("import", str(opml))
+    assert result.exit_code == ExitStatus.INPUT
+    assert "not a valid OPML file (unknown encoding: x-bogus)" in result.stderr
+
+
+def test_a_since_before_year_one_is_a_usage_error(home: Path) -> None:
+    podbrief("add", "https://example.com/feed.xml")  # so that today gets as far as the window
+    result = podbrief("today", "--since", "99999999d")
+    assert result.exit_code == ExitStatus.USAGE
+    assert "--since: 99999999d reaches back before year 1" in result.stderr

@@ -29,7 +29,16 @@ from podbrief.formats import feed as feedformat
 from podbrief.formats.opml import Outline
 from podbrief.net import Client, Fetched, HTTPStatusError, check_url
 from podbrief.stages import Budget, StageReport
-from podbrief.store import Index, Paths, atomic_write_bytes, atomic_write_json, read_json, short_hash, utcnow
+from podbrief.store import (
+    Index,
+    Paths,
+    atomic_write_bytes,
+    atomic_write_json,
+    expect_schema,
+    read_json,
+    short_hash,
+    utcnow,
+)
 
 FEED_SCHEMA = "podbrief.feed/1"
 EPISODE_SCHEMA = "podbrief.episode/1"
@@ -99,9 +108,17 @@ class FetchReport(StageReport):
 
 
 def subscriptions(paths: Paths) -> list[dict[str, Any]]:
-    """Every subscription record, oldest first."""
-    records = [read_json(path) for path in sorted(paths.feeds_dir.glob("*.json"))]
+    """Every subscription record, oldest first; a file that is not one is an InputError naming it."""
+    records = [_subscription(path) for path in sorted(paths.feeds_dir.glob("*.json"))]
     return sorted(records, key=lambda record: (record["added_at"], record["id"]))
+
+
+def _subscription(path: Path) -> dict[str, Any]:
+    record = expect_schema(read_json(path), FEED_SCHEMA, path, "podbrief subscription")
+    missing = [key for key, value in _new_record("", None, None).items() if key not in record]
+    if missing:
+        raise InputError(f"{path}: corrupt subscription (no {', '.join(missing)}); remove the file or fix it")
+    return record
 
 
 def _matches(record: dict[str, Any], ref: str) -> bool:

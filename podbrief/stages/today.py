@@ -88,7 +88,10 @@ def window(now: dt.datetime, since_days: float, date: str | None = None, since: 
     if since is None:
         start = anchor - dt.timedelta(days=since_days)
     elif match := _DURATION.match(since.strip()):
-        start = anchor - dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
+        try:
+            start = anchor - dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
+        except OverflowError:
+            raise UsageError(f"--since: {since} reaches back before year 1") from None
     else:
         try:
             start = _local_midnight(dt.date.fromisoformat(since))
