@@ -42,7 +42,7 @@ class _Group(TyperGroup):
             raise
         except NothingNew as exc:  # a status, not a failure: no "error:", and silent under --quiet (cron)
             if not getattr(ctx.obj, "quiet", False):
-                typer.echo(f"podbrief: {exc}", err=True)
+                typer.echo(f"podbrief: {render.clean(exc)}", err=True)
             raise typer.Exit(int(exc.exit_status)) from None
         # OSError and sqlite3.Error that no stage turned into a PodbriefError: the disk under the data directory
         except (PodbriefError, OSError, sqlite3.Error) as exc:
@@ -59,7 +59,7 @@ class _Group(TyperGroup):
 
 
 def _fail(message: str, status: ExitStatus) -> None:
-    typer.echo(f"podbrief: error: {message}", err=True)
+    typer.echo(f"podbrief: error: {render.clean(message)}", err=True)
     raise typer.Exit(int(status))
 
 
@@ -158,7 +158,7 @@ def add(
     rt = runtime(ctx)
     with run_lock(rt.paths):
         record = fetch_stage.subscribe(rt.paths, rt.config(), url, name)
-    rt.err.print(f"Subscribed to {record['name'] or record['title']} (feed {record['id']}).", markup=False)
+    rt.err.print(f"Subscribed to {render.clean(record['name'] or record['title'])} (feed {record['id']}).", markup=False)
 
 
 @app.command()
@@ -167,7 +167,7 @@ def remove(ctx: typer.Context, feed: str = typer.Argument(..., help="Feed ID or 
     rt = runtime(ctx)
     with run_lock(rt.paths):
         record = fetch_stage.unsubscribe(rt.paths, feed)
-    rt.err.print(f"Unsubscribed from {record['name'] or record['title'] or record['url']}.", markup=False)
+    rt.err.print(f"Unsubscribed from {render.clean(record['name'] or record['title'] or record['url'])}.", markup=False)
 
 
 @app.command()
@@ -183,7 +183,7 @@ def feeds(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     table.add_column("URL", overflow="fold")
     for feed in summaries:
         status = feed["last_status"] or "not fetched yet"
-        table.add_row(*(Text(str(cell)) for cell in (
+        table.add_row(*(Text(render.clean(cell)) for cell in (
             feed["name"] or feed["title"] or "", f"{feed['fetched']}/{feed['episodes']}",
             f"{status}: {feed['error']}" if feed["error"] else status, feed["last_checked"] or "",
             feed["id"], feed["url"])))
@@ -202,7 +202,7 @@ def import_opml(ctx: typer.Context, file: Path = typer.Argument(..., help="An OP
     with run_lock(rt.paths):
         added, skipped = fetch_stage.import_outlines(rt.paths, outlines)
     for note in skipped:
-        rt.err.print(f"skipped: {note}", markup=False)
+        rt.err.print(f"skipped: {render.clean(note)}", markup=False)
     rt.err.print(f"Imported {len(added)} of {len(outlines)} feeds.", markup=False)
 
 
@@ -274,7 +274,7 @@ def rank_command(
             rt.err.print("No insight files to rank yet: `podbrief today` makes them.", markup=False)
         render_rank.ranked(items, rt.out, why)
     for problem in result.loaded.problems:
-        rt.err.print(Text(f"podbrief: warning: {problem}", style="red"), soft_wrap=True)
+        rt.err.print(Text(f"podbrief: warning: {render.clean(problem)}", style="red"), soft_wrap=True)
     failure = result.failure()
     if failure:
         raise failure

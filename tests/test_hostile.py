@@ -5,9 +5,11 @@ Each test names the case it covers; the next sweep adds its cases here.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import pty
 import random
 import sqlite3
 import subprocess
@@ -356,3 +358,43 @@ def test_a_since_before_year_one_is_a_usage_error(home: Path) -> None:
     result = podbrief("today", "--since", "99999999d")
     assert result.exit_code == ExitStatus.USAGE
     assert "--since: 99999999d reaches back before year 1" in result.stderr
+
+
+# --- 6. terminal escape injection ------------------------------------------------------------------
+
+HOSTILE_TITLE = "\x1b[2J\x1b]0;PWNED\x07x"
+
+
+def in_a_terminal(home: Path, *args: str) -> bytes:
+    """Everything `podbrief ARGS` writes to a real terminal (a pty), stdout and stderr together."""
+    master, slave = pty.openpty()
+    env = {**os.environ, "PODBRIEF_HOME": str(home), "PYTHONPATH": str(Path(__file__).parent.parent),
+           "TERM": "xterm-256color", "COLUMNS": "200"}
+    process = subprocess.Popen([sys.executable, "-m", "podbrief", *args], stdin=slave, stdout=slave, stderr=slave,
+                               env=env)
+    os.close(slave)
+    output = b""
+    with contextlib.suppress(OSError):  # EIO once the process has closed the terminal
+        while chunk := os.read(master, 65536):
+            output += chunk
+    os.close(master)
+    process.wait(timeout=60)
+    return output
+
+
+def test_feed_text_never_sends_control_sequences_to_the_terminal(server, home: Path) -> None:
+    url = publish(server, "show", title=HOSTILE_TITLE)
+    hostile = HOSTILE_TITLE.encode()
+    episode = server.add("show.mp3", b"audio")
+    server.add("show.xml", rss(HOSTILE_TITLE, [item(HOSTILE_TITLE, "g1", audio_url=episode),
+                                               item("second", "g2", audio_url="http://xn--/a.mp3")]))
+    outputs = {"add": in_a_terminal(home, "add", url), "fetch": in_a_terminal(home, "fetch"),
+               "feeds": in_a_terminal(home, "feeds")}
+    (episode_id,) = [path.parent.name for path in home.glob("episodes/*/episode.json")
+                     if read_json(path)["title"] == HOSTILE_TITLE]
+    outputs["extract"] = in_a_terminal(home, "extract", episode_id)  # not transcribed: it fails, naming the episode
+    for command, output in outputs.items():
+        assert b"PWNED" in output, (command, output)  # the text is shown ...
+        for sequence in (b"\x1b[2J", b"\x1b]", b"\x07", hostile):  # ... without its control characters
+            assert sequence not in output, (command, sequence, output)
+    assert b"new" in outputs["fetch"] and b"downloaded" in outputs["fetch"] and b"failed" in outputs["fetch"]

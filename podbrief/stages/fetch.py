@@ -28,6 +28,7 @@ from podbrief.errors import InputError, NetworkError, UsageError, describe
 from podbrief.formats import feed as feedformat
 from podbrief.formats.opml import Outline
 from podbrief.net import Client, Fetched, HTTPStatusError, check_url
+from podbrief.render import clean
 from podbrief.stages import Budget, StageReport
 from podbrief.store import (
     Index,
@@ -363,7 +364,7 @@ def _download_episode(client: Client, paths: Paths, meta: dict[str, Any], with_e
     if extension and not meta["audio_file"]:
         audio = directory / f"audio.{extension}"
         if not audio.exists():
-            task = progress.add_task(escape(meta["title"][:40]), total=meta["enclosure"].get("length"))
+            task = progress.add_task(escape(clean(meta["title"])[:40]), total=meta["enclosure"].get("length"))
             try:
                 client.download(meta["enclosure"]["url"], audio,
                                 lambda done, total: progress.update(task, completed=done, total=total))
@@ -429,8 +430,8 @@ def _progress(console: Console) -> Iterator[Progress]:
 
 
 def _say(console: Console, label: str, style: str, message: str) -> None:
-    """One status line; feed text is never interpreted as markup."""
-    console.print(Text.assemble((label, style), " ", message), soft_wrap=True)
+    """One status line; feed text is never interpreted as markup, nor its control characters sent to the terminal."""
+    console.print(Text.assemble((label, style), " ", clean(message)), soft_wrap=True)
 
 
 def run_pending(paths: Paths, config: Config, console: Console, budget: Budget = Budget(),

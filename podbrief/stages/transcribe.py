@@ -32,6 +32,7 @@ from podbrief.config import Config, expect_choice
 from podbrief.engines.whisper import SAMPLE_RATE, Settings, WhisperEngine, load_audio
 from podbrief.errors import InputError, PodbriefError, describe
 from podbrief.formats import transcripts
+from podbrief.render import clean
 from podbrief.stages import Budget, StageReport
 from podbrief.store import Index, Paths, atomic_write_json, read_json, utcnow
 
@@ -91,7 +92,7 @@ def transcribe_file(path: Path, paths: Paths, config: Config, console: Console) 
     engine = WhisperEngine(model.path, settings(config))
     job = Job(path.name, path, None)
     with _progress(console) as bars:
-        task = bars.add_task(escape(path.name), total=None, rtf="")
+        task = bars.add_task(escape(clean(path.name)), total=None, rtf="")
         started = time.monotonic()
         return transcribe_audio(engine, model, job, lambda done, total: _advance(
             bars, task, done, total, started))
@@ -223,7 +224,7 @@ def _run(jobs: list[Job], model: models.ResolvedModel, config: Config, console: 
 
         def on_progress(key: str, done: float, total: float) -> None:
             if key not in tasks:
-                tasks[key] = bars.add_task(escape(titles.get(key, key)[:50]), total=None, rtf="")
+                tasks[key] = bars.add_task(escape(clean(titles.get(key, key))[:50]), total=None, rtf="")
                 started[key] = time.monotonic()
             _advance(bars, tasks[key], done, total, started[key])
             audio_done[key] = done
