@@ -14,6 +14,7 @@ import random
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -398,3 +399,17 @@ def test_feed_text_never_sends_control_sequences_to_the_terminal(server, home: P
         for sequence in (b"\x1b[2J", b"\x1b]", b"\x07", hostile):  # ... without its control characters
             assert sequence not in output, (command, sequence, output)
     assert b"new" in outputs["fetch"] and b"downloaded" in outputs["fetch"] and b"failed" in outputs["fetch"]
+
+
+# --- 9. slow headers ---------------------------------------------------------------------------------
+
+
+def test_the_total_timeout_covers_a_server_that_drips_its_headers(server, home: Path, set_config) -> None:
+    set_config(network={"timeout": 1, "total_timeout": 2})
+    url = publish(server, "show")
+    server.route("show.xml", slow_headers=24, slow_header_seconds=0.25)  # 6 s of headers, a line every 0.25 s
+    started = time.monotonic()
+    result = podbrief("add", url)
+    assert time.monotonic() - started < 4
+    assert result.exit_code == ExitStatus.NETWORK
+    assert f"{url}: timed out (took longer than network.total_timeout)" in result.stderr
