@@ -43,6 +43,15 @@ def expect_choice(config: Config, key: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _parse(text: str) -> Any:
+    """yaml.safe_load, refusing anchors and aliases: a kilobyte of nested aliases expands to gigabytes."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.MarkedYAMLError(problem="anchors and aliases (&name, *name) are not allowed in the config",
+                                       problem_mark=event.start_mark)
+    return yaml.safe_load(text)
+
+
 def _key_lines(text: str) -> dict[str, int]:
     """Map dotted keys ("rank.top") to their 1-based line numbers in a YAML document."""
     lines: dict[str, int] = {}
@@ -118,7 +127,7 @@ def _env_overrides(base: Config, environ: Mapping[str, str]) -> dict[str, dict[s
             name = f"{ENV_PREFIX}{section}_{key}".upper()
             if name in environ:
                 try:
-                    value = _coerce(f"{section}.{key}", yaml.safe_load(environ[name]), values[key])
+                    value = _coerce(f"{section}.{key}", _parse(environ[name]), values[key])
                 except (yaml.YAMLError, ValueError):
                     raise ConfigError(
                         f"environment variable {name}={environ[name]!r}: expected {_type_name(values[key])}"
@@ -137,7 +146,7 @@ def load(path: Path | None, environ: Mapping[str, str] | None = None, flags: Map
     if path is not None and path.exists():
         try:
             text = path.read_text(encoding="utf-8")
-            data = yaml.safe_load(text)
+            data = _parse(text)
             lines = _key_lines(text)
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read config ({exc})") from None

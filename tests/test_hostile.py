@@ -413,3 +413,25 @@ def test_the_total_timeout_covers_a_server_that_drips_its_headers(server, home: 
     assert time.monotonic() - started < 4
     assert result.exit_code == ExitStatus.NETWORK
     assert f"{url}: timed out (took longer than network.total_timeout)" in result.stderr
+
+
+# --- 8. a YAML alias bomb in config.yaml --------------------------------------------------------------
+
+
+def test_a_yaml_alias_bomb_in_the_config_is_refused_at_once(home: Path) -> None:
+    # 7 levels of 10 mappings: 10 million keys once expanded (the sweep's 8 levels took 50 s and 4.5 GB)
+    levels = ["a0: &a0 {" + ", ".join(f"k{k}: 1" for k in range(10)) + "}"]
+    levels += ["a%d: &a%d {%s}" % (n, n, ", ".join(f"k{k}: *a{n - 1}" for k in range(10))) for n in range(1, 8)]
+    (home / "config.yaml").write_text("\n".join(levels) + "\n")
+    assert (home / "config.yaml").stat().st_size < 1000
+    started = time.monotonic()
+    result = podbrief("fetch")
+    assert time.monotonic() - started < 5
+    assert result.exit_code == ExitStatus.CONFIG
+    assert "config.yaml:1: anchors and aliases (&name, *name) are not allowed in the config" in result.stderr
+
+
+def test_an_alias_in_an_environment_override_is_refused(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PODBRIEF_RANK_AVOID", "[&a x, *a]")
+    result = podbrief("fetch")
+    assert result.exit_code == ExitStatus.CONFIG and "PODBRIEF_RANK_AVOID" in result.stderr
