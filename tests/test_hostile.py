@@ -421,7 +421,7 @@ def test_the_total_timeout_covers_a_server_that_drips_its_headers(server, home: 
 def test_a_yaml_alias_bomb_in_the_config_is_refused_at_once(home: Path) -> None:
     # 7 levels of 10 mappings: 10 million keys once expanded (the sweep's 8 levels took 50 s and 4.5 GB)
     levels = ["a0: &a0 {" + ", ".join(f"k{k}: 1" for k in range(10)) + "}"]
-    levels += ["a%d: &a%d {%s}" % (n, n, ", ".join(f"k{k}: *a{n - 1}" for k in range(10))) for n in range(1, 8)]
+    levels += [f"a{n}: &a{n} {{" + ", ".join(f"k{k}: *a{n - 1}" for k in range(10)) + "}" for n in range(1, 8)]
     (home / "config.yaml").write_text("\n".join(levels) + "\n")
     assert (home / "config.yaml").stat().st_size < 1000
     started = time.monotonic()
