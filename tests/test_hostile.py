@@ -26,7 +26,7 @@ from smtpserver import smtp  # noqa: F401 - a fixture
 from test_today import FakeStages
 from typer.testing import CliRunner
 
-from podbrief import briefs, store
+from podbrief import briefs, models, store
 from podbrief.cli import app
 from podbrief.engines import whisper
 from podbrief.engines.whisper import Window
@@ -435,3 +435,33 @@ def test_an_alias_in_an_environment_override_is_refused(home: Path, monkeypatch:
     monkeypatch.setenv("PODBRIEF_RANK_AVOID", "[&a x, *a]")
     result = podbrief("fetch")
     assert result.exit_code == ExitStatus.CONFIG and "PODBRIEF_RANK_AVOID" in result.stderr
+
+
+# --- 7. a malicious GGUF chat template -----------------------------------------------------------------
+
+TRANSCRIPT = Path(__file__).parent / "fixtures" / "extract" / "transcript.json"
+
+
+def gguf_with_template(home: Path, template: str) -> Path:
+    """The SmolLM2 test model with `template` as its chat template (written by the gguf package)."""
+    source = models.resolve("llm", "smollm2-135m", Paths(home)).path
+    out = home / "evil.gguf"
+    subprocess.run([sys.executable, "-m", "gguf.scripts.gguf_new_metadata", "--force", "--chat-template", template,
+                    str(source), str(out)], check=True, capture_output=True, timeout=120)
+    return out
+
+
+@pytest.mark.parametrize(("template", "message"), [
+    ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+     "its chat template took over 2 s to render"),
+    ("{{ self.__init__.__globals__.__builtins__.__import__('os').system('touch pwned') }}",
+     "its chat template cannot be rendered (SecurityError"),
+])
+def test_a_hostile_chat_template_is_a_model_error(home: Path, template: str, message: str) -> None:
+    model = gguf_with_template(home, template)
+    started = time.monotonic()
+    result = podbrief("extract", str(TRANSCRIPT), "--model", str(model), "-o", str(home / "out.json"))
+    assert time.monotonic() - started < 30
+    assert result.exit_code == ExitStatus.MODEL, result.output
+    assert message in result.stderr
+    assert not (home / "out.json").exists() and not Path("pwned").exists()
