@@ -11,6 +11,7 @@ import json
 import os
 import pty
 import random
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from briefdata import free_port
 from localserver import item, rss
 from smtpserver import smtp  # noqa: F401 - a fixture
 from test_today import FakeStages
+from test_transcribe import add_episode
 from typer.testing import CliRunner
 
 from podbrief import briefs, models, store
@@ -465,3 +467,49 @@ def test_a_hostile_chat_template_is_a_model_error(home: Path, template: str, mes
     assert result.exit_code == ExitStatus.MODEL, result.output
     assert message in result.stderr
     assert not (home / "out.json").exists() and not Path("pwned").exists()
+
+
+# --- 10. transcribe workers must die with their parent -------------------------------------------------
+
+
+def children(pid: int) -> set[int]:
+    """The processes whose parent is `pid`."""
+    found = set()
+    for status in Path("/proc").glob("[0-9]*/status"):
+        with contextlib.suppress(OSError):
+            if f"\nPPid:\t{pid}\n" in status.read_text():
+                found.add(int(status.parent.name))
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists() and "State:\tZ" not in
+            Path(f"/proc/{pid}/status").read_text(errors="replace")}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_transcribe_workers_end_with_their_parent(home: Path, set_config, signum: int) -> None:
+    set_config(transcribe={"workers": 2})
+    for title in ("one", "two", "three"):
+        add_episode(home, title, Path(__file__).parent / "fixtures" / "speech" / "interview-two-voices.mp3")
+    env = {**os.environ, "PODBRIEF_HOME": str(home), "PYTHONPATH": str(Path(__file__).parent.parent)}
+    parent = subprocess.Popen([sys.executable, "-m", "podbrief", "transcribe"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(children(parent.pid)) < 3 and time.monotonic() < deadline:  # two workers and the resource tracker
+        time.sleep(0.2)
+    time.sleep(3)  # the workers are loading the model or decoding
+    workers = children(parent.pid)
+    assert len(workers) >= 3 and parent.poll() is None
+    parent.send_signal(signum)
+    try:
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while alive(workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive(workers)
+    finally:  # a failing run leaves no orphans behind either
+        for pid in alive(workers):
+            os.kill(pid, signal.SIGKILL)
+    if signum == signal.SIGTERM:
+        assert parent.returncode == ExitStatus.INTERRUPTED and b"interrupted" in parent.stderr.read()

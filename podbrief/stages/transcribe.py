@@ -11,10 +11,12 @@ unfinished episodes.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -262,8 +264,16 @@ def _run_here(jobs: list[Job], model: models.ResolvedModel, decode: Settings, bu
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(model: models.ResolvedModel, decode: Settings, events: Any) -> None:
+def _init_worker(model: models.ResolvedModel, decode: Settings, events: Any, parent: int) -> None:
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     _worker.update(engine=WhisperEngine(model.path, decode), model=model, events=events)
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker once its parent is gone (kill -9 gives it no chance to end its workers)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _work(job: Job) -> dict[str, Any] | str:
@@ -280,7 +290,7 @@ def _run_pool(jobs: list[Job], model: models.ResolvedModel, decode: Settings, wo
     waiting = list(reversed(jobs))
     running: dict[Future[dict[str, Any] | str], Job] = {}
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(model, decode, events)) as pool:
+                             initargs=(model, decode, events, os.getpid())) as pool, _workers_end_with_this():
         while waiting or running:
             while waiting and len(running) < workers and not budget.exhausted():
                 try:
@@ -300,6 +310,18 @@ def _run_pool(jobs: list[Job], model: models.ResolvedModel, decode: Settings, wo
                 except Exception as exc:
                     outcome = f"transcription worker failed: {type(exc).__name__}: {exc}"
                 yield job, outcome
+
+
+@contextlib.contextmanager
+def _workers_end_with_this() -> Iterator[None]:
+    """On Ctrl-C, SIGTERM (the CLI makes it a KeyboardInterrupt) or any failure, end the workers at once:
+    leaving the pool would otherwise wait for the episodes they are decoding."""
+    try:
+        yield
+    except BaseException:
+        for process in multiprocessing.active_children():
+            process.terminate()
+        raise
 
 
 def _drain(events: Any, on_progress: Callable[[str, float, float], None]) -> None:
