@@ -18,6 +18,7 @@ import yaml
 from podbrief.errors import ConfigError
 
 ENV_PREFIX = "PODBRIEF_"
+POSITIVE = {"network.timeout", "network.total_timeout"}  # 0 would make every request fail at once
 Config = dict[str, dict[str, Any]]
 
 
@@ -91,6 +92,8 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
         raise ValueError(f"{key}: expected {_type_name(default)}, got {value!r}")
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
         raise ValueError(f"{key}: must not be negative, got {value!r}")
+    if key in POSITIVE and value == 0:
+        raise ValueError(f"{key}: must be more than 0, got {value!r}")
     return value
 
 

@@ -513,3 +513,37 @@ def test_transcribe_workers_end_with_their_parent(home: Path, set_config, signum
             os.kill(pid, signal.SIGKILL)
     if signum == signal.SIGTERM:
         assert parent.returncode == ExitStatus.INTERRUPTED and b"interrupted" in parent.stderr.read()
+
+
+# --- 12. low severity --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["timeout", "total_timeout"])
+def test_a_zero_network_timeout_is_a_config_error(home: Path, set_config, key: str) -> None:
+    set_config(network={key: 0})
+    result = podbrief("add", "https://example.com/feed.xml")
+    assert result.exit_code == ExitStatus.CONFIG
+    assert f"network.{key}: must be more than 0, got 0" in result.stderr
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("/nowhere/x.gguf", "/nowhere/x.gguf: no such GGUF file"),
+    ("models/x.gguf", "models/x.gguf: no such GGUF file"),  # a relative path, not a hub id: nothing is downloaded
+    ("x.gguf", "x.gguf: no such GGUF file"),
+    ("qwen9", "unknown llm model 'qwen9'"),
+])
+def test_a_missing_model_file_is_named_as_such(home: Path, name: str, message: str) -> None:
+    result = podbrief("extract", str(TRANSCRIPT), "--model", name, "-o", str(home / "out.json"))
+    assert result.exit_code == ExitStatus.MODEL
+    assert message in result.stderr
+
+
+def test_hub_ids_are_still_hub_ids() -> None:
+    for kind, name in (("llm", "org/repo"), ("llm", "org/repo:file-q4_k_m.gguf"), ("whisper", "Systran/faster-whisper-small")):
+        assert models.resolve(kind, name, Paths(Path("unused"))).sha256 is None  # the engine downloads it
+
+
+def test_adding_an_empty_url_says_so(home: Path) -> None:
+    result = podbrief("add", "")
+    assert result.exit_code == ExitStatus.USAGE
+    assert "podbrief: error: the feed URL is empty" in result.stderr

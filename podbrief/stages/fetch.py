@@ -161,6 +161,8 @@ def _save_feed(paths: Paths, index: Index, record: dict[str, Any]) -> None:
 def subscribe(paths: Paths, config: Config, url: str, name: str | None = None) -> dict[str, Any]:
     """Check that `url` serves a podcast feed, then subscribe to it. Episodes come with the next fetch."""
     url = url.strip()
+    if not url:
+        raise UsageError("the feed URL is empty")
     check_url(url)
     if any(_matches(record, url) for record in subscriptions(paths)):
         raise UsageError(f"already subscribed to {url}")
