@@ -547,3 +547,23 @@ def test_adding_an_empty_url_says_so(home: Path) -> None:
     result = podbrief("add", "")
     assert result.exit_code == ExitStatus.USAGE
     assert "podbrief: error: the feed URL is empty" in result.stderr
+
+
+def test_a_feed_of_100000_items_is_read_in_bounded_time_and_memory(server, home: Path) -> None:
+    items = b"".join(b'<item><title>e%d</title><guid>g%d</guid><enclosure url="https://example.com/%d.mp3" '
+                     b'type="audio/mpeg"/></item>' % (n, n, n) for n in range(100_000))
+    url = server.add("big.xml", b'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>' + items
+                     + b"</channel></rss>")
+    assert podbrief("add", url).exit_code == 0
+    # VmHWM, not ru_maxrss: Linux carries the latter over from the forking pytest process
+    measure = ("import re, sys\nfrom podbrief.cli import app\ntry:\n    app(['fetch'])\nfinally:\n"
+               "    status = open('/proc/self/status').read()\n"
+               "    print('peak', re.search(r'VmHWM:\\s+(\\d+)', status)[1], file=sys.stderr)\n")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", measure], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PODBRIEF_HOME": str(home), "PYTHONPATH": str(Path(__file__).parent.parent)})
+    seconds = time.monotonic() - started
+    assert "the feed lists 100000 items; reading the first 5000" in done.stderr
+    assert "first fetch: taking the latest 3 of 5000 episodes" in done.stderr
+    peak_mb = int(done.stderr.split("peak ")[1].split()[0]) / 1024
+    assert seconds < 20 and peak_mb < 150, (seconds, peak_mb, done.stderr[-300:])  # before: 24 s and 440 MB for a 19 MB feed
