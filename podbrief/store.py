@@ -241,19 +241,10 @@ MIGRATIONS: list[str] = [
     # feed URLs are no longer UNIQUE here: a feed moved onto another's URL (older podbrief) made every
     # save fail; fetch now refuses such moves and reports feeds that share a URL (docs/architecture.md)
     """
-    CREATE TABLE feeds_new (
-        id TEXT PRIMARY KEY,
-        url TEXT NOT NULL,
-        name TEXT,
-        title TEXT,
-        added_at TEXT NOT NULL,
-        last_checked TEXT,
-        last_status TEXT,
-        error TEXT
-    );
-    INSERT INTO feeds_new SELECT id, url, name, title, added_at, last_checked, last_status, error FROM feeds;
+    CREATE TABLE feeds_new AS SELECT * FROM feeds;
     DROP TABLE feeds;
     ALTER TABLE feeds_new RENAME TO feeds;
+    CREATE UNIQUE INDEX feeds_id ON feeds(id);
     """,
 ]
 

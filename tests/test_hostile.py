@@ -227,7 +227,8 @@ def test_feeds_that_already_share_a_url_work_again(server, home: Path) -> None:
     db.executescript(f"DROP TABLE feeds; DROP TABLE episodes; PRAGMA user_version=0; {store.MIGRATIONS[0]}; "
                      "PRAGMA user_version=1;")
     db.close()
-    (home / "feeds" / f"{moved['id']}.json").write_text(json.dumps({**moved, "url": popular["url"]}))
+    later = {"url": popular["url"], "added_at": "2100-01-01T00:00:00Z"}  # added in the same second, maybe
+    (home / "feeds" / f"{moved['id']}.json").write_text(json.dumps({**moved, **later}))
     assert podbrief("reindex").exit_code == 0
     result = podbrief("fetch")
     assert result.exit_code == ExitStatus.PARTIAL, result.output
