@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import sqlite3
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +32,8 @@ from podbrief.stages import Budget
 from podbrief.stages import fetch as fetch_stage
 from podbrief.stages import rank as rank_stage
 from podbrief.stages import today as today_stage
-from podbrief.store import Index, Paths, atomic_write_bytes, atomic_write_text, run_lock
+from podbrief.store import Index, Paths, atomic_write_bytes, atomic_write_text, run_lock, storage_error
+from podbrief.store import reindex as reindex_files
 
 
 class _Group(TyperGroup):
@@ -43,12 +46,14 @@ class _Group(TyperGroup):
             raise
         except NothingNew as exc:  # a status, not a failure: no "error:", and silent under --quiet (cron)
             if not getattr(ctx.obj, "quiet", False):
-                typer.echo(f"podbrief: {exc}", err=True)
+                typer.echo(f"podbrief: {render.clean(exc)}", err=True)
             raise typer.Exit(int(exc.exit_status)) from None
-        except PodbriefError as exc:
+        # OSError and sqlite3.Error that no stage turned into a PodbriefError: the disk under the data directory
+        except (PodbriefError, OSError, sqlite3.Error) as exc:
             if getattr(ctx.obj, "debug", False):
                 raise
-            _fail(str(exc), exc.exit_status)
+            error = exc if isinstance(exc, PodbriefError) else storage_error(exc)
+            _fail(str(error), error.exit_status)
         except KeyboardInterrupt:
             _fail("interrupted", ExitStatus.INTERRUPTED)
         except Exception as exc:  # a bug: one line unless --debug
@@ -58,7 +63,7 @@ class _Group(TyperGroup):
 
 
 def _fail(message: str, status: ExitStatus) -> None:
-    typer.echo(f"podbrief: error: {message}", err=True)
+    typer.echo(f"podbrief: error: {render.clean(message)}", err=True)
     raise typer.Exit(int(status))
 
 
@@ -137,10 +142,10 @@ def init(ctx: typer.Context, force: bool = typer.Option(False, "--force", help="
 
 @app.command()
 def reindex(ctx: typer.Context) -> None:
-    """Rebuild the SQLite index from the files in the data directory."""
+    """Rebuild the SQLite index from the files in the data directory (a corrupt index is replaced)."""
     rt = runtime(ctx)
-    with rt.index() as index:
-        feeds, episodes = index.rebuild()
+    with run_lock(rt.paths):
+        feeds, episodes = reindex_files(rt.paths)
     rt.err.print(f"Reindexed {feeds} feeds and {episodes} episodes.", markup=False)
 
 
@@ -166,7 +171,7 @@ def _shows_table(shows: list[directory.Show], first_column: tuple[str, list[str]
 def _warn(rt: Runtime, lines: list[str], label: str = "warning") -> None:
     """One stderr line each, "podbrief: warning: ..." (or "note"); the text is never parsed as markup."""
     for line in lines:
-        rt.err.print(Text(f"podbrief: {label}: {line}", style="red" if label == "warning" else "yellow"),
+        rt.err.print(Text(f"podbrief: {label}: {render.clean(line)}", style="red" if label == "warning" else "yellow"),
                      soft_wrap=True)
 
 
@@ -201,6 +206,8 @@ def add(
     """
     rt = runtime(ctx)
     config = rt.config()
+    if not url.strip():
+        raise UsageError("the feed URL is empty: give a feed URL or a show's name")
     if not directory.is_url(url):
         found = directory.search(config, url)
         _warn(rt, found.problems)
@@ -265,7 +272,7 @@ def remove(ctx: typer.Context, feed: str = typer.Argument(..., help="Feed ID or 
     rt = runtime(ctx)
     with run_lock(rt.paths):
         record = fetch_stage.unsubscribe(rt.paths, feed)
-    rt.err.print(f"Unsubscribed from {record['name'] or record['title'] or record['url']}.", markup=False)
+    rt.err.print(f"Unsubscribed from {render.clean(record['name'] or record['title'] or record['url'])}.", markup=False)
 
 
 @app.command()
@@ -281,7 +288,7 @@ def feeds(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     table.add_column("URL", overflow="fold")
     for feed in summaries:
         status = feed["last_status"] or "not fetched yet"
-        table.add_row(*(Text(str(cell)) for cell in (
+        table.add_row(*(Text(render.clean(cell)) for cell in (
             feed["name"] or feed["title"] or "", f"{feed['fetched']}/{feed['episodes']}",
             f"{status}: {feed['error']}" if feed["error"] else status, feed["last_checked"] or "",
             feed["id"], feed["url"])))
@@ -300,7 +307,7 @@ def import_opml(ctx: typer.Context, file: Path = typer.Argument(..., help="An OP
     with run_lock(rt.paths):
         added, skipped = fetch_stage.import_outlines(rt.paths, outlines)
     for note in skipped:
-        rt.err.print(f"skipped: {note}", markup=False)
+        rt.err.print(f"skipped: {render.clean(note)}", markup=False)
     rt.err.print(f"Imported {len(added)} of {len(outlines)} feeds.", markup=False)
 
 
@@ -494,11 +501,18 @@ def brief(
     date: Optional[str] = typer.Option(None, "--date", help="The day (YYYY-MM-DD); default: the latest brief."),
     as_json: bool = JsonOpt, markdown: bool = MarkdownOpt, html: bool = HtmlOpt,
     output: Optional[Path] = OutputOpt, explain: bool = ExplainOpt,
+    resend: bool = typer.Option(False, "--deliver", help="Deliver it again as brief.deliver says (e.g. after exit 10)."),
 ) -> None:
-    """Show a stored brief again (no processing, no delivery)."""
+    """Show a stored brief again (no processing), or deliver it again with --deliver.
+
+    Exit status: 0 shown or delivered; 10 the delivery failed again.
+    """
     rt = runtime(ctx)
     stored = briefs.load(rt.paths, today_stage.parse_date(date)) if date else briefs.latest(rt.paths)
-    _show_brief(rt, stored, as_json, markdown, html, output, explain)
+    if resend:
+        rt.err.print(today_stage.resend(stored, rt.config()), markup=False)
+    else:
+        _show_brief(rt, stored, as_json, markdown, html, output, explain)
 
 
 @app.command()
@@ -670,6 +684,11 @@ def extract(
                              + "; ".join(f"{k}: {v}" for k, v in report.failed.items()))
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends a run the way Ctrl-C does: cleanly, workers included
+
+
 def main() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _terminate)
     app()

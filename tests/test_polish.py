@@ -104,14 +104,17 @@ def test_an_insight_without_stored_context_is_kept_as_extracted():
 
 
 def test_a_missing_polish_model_fails_before_any_work(home, server):
+    from localserver import item, rss
     from typer.testing import CliRunner
 
     from podbrief.cli import app
     from podbrief.errors import ExitStatus
 
     (home / "config.yaml").write_text("network: {allow_private: true}\nllm: {polish_model: /no/such/model.gguf}\n")
-    url = server.add("feed.xml", b"<rss><channel><title>T</title></channel></rss>")
+    server.add("1.mp3", b"ID3 not really audio")
+    url = server.add("feed.xml", rss("Show", [item("New episode", "guid-1", audio_url=server.url("1.mp3"))]))
     assert CliRunner().invoke(app, ["add", url]).exit_code == 0
     result = CliRunner().invoke(app, ["today"])
     assert result.exit_code == ExitStatus.MODEL, result.output
     assert "/no/such/model.gguf" in result.stderr and not (home / "briefs").exists()
+    assert not list((home / "episodes").glob("*/transcript.json"))  # nothing was transcribed

@@ -105,6 +105,20 @@ def test_real_speech_matches_the_references(engine: WhisperEngine) -> None:
     assert wer(list(references.values()), hypotheses) <= WER_BOUND
 
 
+def test_a_two_voice_interview_gives_a_transcript_extract_accepts(home: Path) -> None:
+    """Issue 12, case 1 (also tests/test_hostile.py): batched windows whose times collapsed made extract refuse."""
+    from podbrief.stages.extract import load_transcript
+
+    audio = SPEECH / "interview-two-voices.mp3"
+    episode_id = add_episode(home, "Interview", audio)
+    assert stage.run_pending(Paths(home), configmod.load(home / "config.yaml"), Console(quiet=True)).done == [episode_id]
+    doc = transcript(home, episode_id)
+    windows = whisper.speech_windows(load_audio(audio), vad=True)
+    assert [(s["start"], s["end"]) for s in doc["segments"]] == [(round(w.start, 3), round(w.end, 3)) for w in windows]
+    assert all(s["start"] < s["end"] for s in doc["segments"]) and doc["segments"][-1]["end"] <= doc["duration"]
+    assert len(load_transcript(Paths(home).episode_dir(episode_id) / stage.TRANSCRIPT_FILE).segments) == len(windows)
+
+
 def test_a_loose_file_gives_a_documented_transcript_with_sane_timestamps(home: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.json"
     result = podbrief("transcribe", str(SPEECH / "conversation.mp3"), "-o", str(out))

@@ -27,6 +27,7 @@ from podbrief.config import Config
 from podbrief.errors import InputError, ModelError, PodbriefError
 from podbrief.extraction import grounding, labels, passages, speakers, structure, writer
 from podbrief.extraction.passages import Segment
+from podbrief.render import clean
 from podbrief.stages import Budget, StageReport
 from podbrief.store import Index, Paths, atomic_write_json, expect_schema, read_json, sha256_file, short_hash, utcnow
 
@@ -310,7 +311,7 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
             try:
                 directory = paths.episode_dir(episode_id)
                 episode = read_json(directory / "episode.json")
-                title = escape(str(episode.get("title") or episode_id))
+                title = escape(clean(episode.get("title") or episode_id))
                 console.print(f"extract [bold]{title}[/bold] ...")
                 made = extract_file(directory / "transcript.json", directory / "insights.json", engines, config,
                                     episode)
@@ -319,7 +320,7 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
             except PodbriefError as exc:
                 index.mark_failed(episode_id, "extract", str(exc))
                 report.failed[episode_id] = str(exc)
-                console.print(f"[red]failed[/red] {escape(str(exc))}")
+                console.print(f"[red]failed[/red] {escape(clean(exc))}")
                 continue
             index.mark_done(episode_id, "extract")
             if made is None:

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from podbrief import models
 from podbrief.config import Config
 from podbrief.extraction import grounding, writer
+from podbrief.render import clean
 from podbrief.stages import Budget
 from podbrief.store import Paths
 
@@ -111,7 +113,7 @@ def run(items: list[dict[str, Any]], config: Config, paths: Paths, console: Cons
     settings = config["llm"]
     engine = LLM(model, paths, settings["threads"], settings["context_size"])
     report.model = engine.name
-    console.print(f"polish the brief's finalists with {engine.name} ...")
+    console.print(f"polish the brief's finalists with {escape(clean(engine.name))} ...")
     chosen: list[dict[str, Any]] = []
     for item in items:
         if len(chosen) >= top or budget.exhausted():

@@ -95,7 +95,17 @@ def _insight_problem(item: Any) -> str:
         return "'episode' must be an object"
     if not isinstance(item.get("speaker"), (str, type(None))):
         return "'speaker' must be a string or null"
+    if not _is_quote(item.get("quote", {})):
+        return "'quote' must be an object with a text and times 0 <= start <= end"
     return ""
+
+
+def _is_quote(quote: Any) -> bool:
+    if not isinstance(quote, dict):
+        return False
+    times = [quote[key] for key in ("start", "end") if key in quote]
+    return (isinstance(quote.get("text", ""), str) and isinstance(quote.get("link"), (str, type(None)))
+            and all(_is_number(t) and t >= 0 for t in times) and times == sorted(times))
 
 
 def _is_number(value: Any) -> bool:

@@ -11,10 +11,12 @@ unfinished episodes.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -30,8 +32,9 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from podbrief import models
 from podbrief.config import Config, expect_choice
 from podbrief.engines.whisper import SAMPLE_RATE, Settings, WhisperEngine, load_audio
-from podbrief.errors import InputError, PodbriefError
+from podbrief.errors import InputError, PodbriefError, describe
 from podbrief.formats import transcripts
+from podbrief.render import clean
 from podbrief.stages import Budget, StageReport
 from podbrief.store import Index, Paths, atomic_write_json, read_json, utcnow
 
@@ -91,7 +94,7 @@ def transcribe_file(path: Path, paths: Paths, config: Config, console: Console) 
     engine = WhisperEngine(model.path, settings(config))
     job = Job(path.name, path, None)
     with _progress(console) as bars:
-        task = bars.add_task(escape(path.name), total=None, rtf="")
+        task = bars.add_task(escape(clean(path.name)), total=None, rtf="")
         started = time.monotonic()
         return transcribe_audio(engine, model, job, lambda done, total: _advance(
             bars, task, done, total, started))
@@ -223,7 +226,7 @@ def _run(jobs: list[Job], model: models.ResolvedModel, config: Config, console: 
 
         def on_progress(key: str, done: float, total: float) -> None:
             if key not in tasks:
-                tasks[key] = bars.add_task(escape(titles.get(key, key)[:50]), total=None, rtf="")
+                tasks[key] = bars.add_task(escape(clean(titles.get(key, key))[:50]), total=None, rtf="")
                 started[key] = time.monotonic()
             _advance(bars, tasks[key], done, total, started[key])
             audio_done[key] = done
@@ -244,10 +247,8 @@ def _attempt(engine: WhisperEngine, model: models.ResolvedModel, job: Job,
     """One job; every failure becomes that job's one-line error so the others go on."""
     try:
         return transcribe_audio(engine, model, job, progress)
-    except PodbriefError as exc:
-        return str(exc)
     except Exception as exc:
-        return f"unexpected error: {type(exc).__name__}: {exc}"
+        return describe(exc)
 
 
 def _run_here(jobs: list[Job], model: models.ResolvedModel, decode: Settings, budget: Budget,
@@ -263,8 +264,16 @@ def _run_here(jobs: list[Job], model: models.ResolvedModel, decode: Settings, bu
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(model: models.ResolvedModel, decode: Settings, events: Any) -> None:
+def _init_worker(model: models.ResolvedModel, decode: Settings, events: Any, parent: int) -> None:
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     _worker.update(engine=WhisperEngine(model.path, decode), model=model, events=events)
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker once its parent is gone (kill -9 gives it no chance to end its workers)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _work(job: Job) -> dict[str, Any] | str:
@@ -281,7 +290,7 @@ def _run_pool(jobs: list[Job], model: models.ResolvedModel, decode: Settings, wo
     waiting = list(reversed(jobs))
     running: dict[Future[dict[str, Any] | str], Job] = {}
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(model, decode, events)) as pool:
+                             initargs=(model, decode, events, os.getpid())) as pool, _workers_end_with_this():
         while waiting or running:
             while waiting and len(running) < workers and not budget.exhausted():
                 try:
@@ -301,6 +310,18 @@ def _run_pool(jobs: list[Job], model: models.ResolvedModel, decode: Settings, wo
                 except Exception as exc:
                     outcome = f"transcription worker failed: {type(exc).__name__}: {exc}"
                 yield job, outcome
+
+
+@contextlib.contextmanager
+def _workers_end_with_this() -> Iterator[None]:
+    """On Ctrl-C, SIGTERM (the CLI makes it a KeyboardInterrupt) or any failure, end the workers at once:
+    leaving the pool would otherwise wait for the episodes they are decoding."""
+    try:
+        yield
+    except BaseException:
+        for process in multiprocessing.active_children():
+            process.terminate()
+        raise
 
 
 def _drain(events: Any, on_progress: Callable[[str, float, float], None]) -> None:
