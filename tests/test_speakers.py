@@ -29,7 +29,7 @@ def test_title_and_description_introduce_the_guest():
 def test_a_handover_names_the_next_voice_and_a_thank_you_the_previous_one():
     spoken = turns(("SPEAKER_00", "Today we talk storage. Welcome, Jane."), ("SPEAKER_01", "Thanks for having me."),
                    ("SPEAKER_00", "What is new?"), ("SPEAKER_02", "Quite a lot."),
-                   ("SPEAKER_00", "Thank you, Omar. And Jane?"), ("SPEAKER_01", "I agree."))
+                   ("SPEAKER_00", "Omar, thank you. And Jane?"), ("SPEAKER_01", "I agree."))
     episode = {"persons": [{"name": "Alice Smith", "role": "host"}, {"name": "Jane Doe", "role": "guest"},
                            {"name": "Omar Haddad", "role": "guest"}]}
     assert name_speakers(spoken, episode) == {

@@ -263,7 +263,8 @@ class WhisperEngine:
             if not text:
                 continue
             start, end = seg.start + offset, seg.end + offset
-            index = max(0, int(np.searchsorted(starts, start, side="right")) - 1)
+            # By the midpoint: a batched segment's start can fall a little before its window's.
+            index = max(0, int(np.searchsorted(starts, (start + max(end, start)) / 2, side="right")) - 1)
             window = group[index]
             found[index].append(Segment(max(start, window.start), min(max(end, start), window.end), text,
                                         speaker=window.speaker))

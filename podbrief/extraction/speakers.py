@@ -33,7 +33,8 @@ JOINS = re.compile(_NAME + r"\s+(?:joins|is joining|is here)\b")
 # (in its first words).
 HANDOVER = re.compile(r"\b(?:[Ww]elcome(?: to the show| back)?|[Oo]ver to you|[Gg]o ahead)[,.!]?\s+" + _NAME
                       + r"|\b" + _NAME + r",\s+(?:welcome|go ahead|over to you|the floor is yours|your question)\b")
-THANKS = re.compile(r"^\W*(?:[Tt]hanks|[Tt]hank you)(?: so much| very much)?,?\s+" + _NAME)
+THANKS = re.compile(r"^\W*(?:[Tt]hanks|[Tt]hank you)(?: so much| very much)?,?\s+" + _NAME
+                    + r"|^\W*" + _NAME + r",\s+thank(?:s| you)\b")
 # Capitalised words a hand-over or a thank-you addresses that are not a person's name.
 NOT_NAMES = {"Mr", "Mrs", "Ms", "Dr", "Madam", "Sir", "Speaker", "Chair", "Everyone", "Everybody", "All", "Guys",
              "Folks", "Today", "Again", "So", "And", "For", "To", "The", "You", "God", "Both", "Back"}
@@ -115,7 +116,7 @@ def _spoken(segments: Sequence[Segment], people: list[str], taken: set[str],
         if (match := HANDOVER.search(opening) or HANDOVER.search(closing)) and n + 1 < len(turns):
             _vote(votes, turns[n + 1][0], match.group(1) or match.group(2), people)
         if (match := THANKS.search(opening)) and n > 0:
-            _vote(votes, turns[n - 1][0], match.group(1), people)
+            _vote(votes, turns[n - 1][0], match.group(1) or match.group(2), people)
     claims: dict[str, tuple[int, str | None]] = {}
     for label, counter in votes.items():
         if label is None or label in named:

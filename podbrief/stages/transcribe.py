@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -98,11 +99,7 @@ def transcribe_audio(engine: WhisperEngine, model: models.ResolvedModel, job: Jo
     never spans two speakers and every segment carries its speaker label."""
     audio = load_audio(job.audio)
     duration = audio.size / SAMPLE_RATE
-    windows = None
-    if embedder:
-        regions = speech_regions(audio, engine.settings.vad)
-        turns = diarize.diarize(audio, [(r.start, r.end) for r in regions], embedder)
-        windows = pack([Window(t.start, t.end, t.speaker) for t in turns])
+    windows = diarized_windows(audio, engine, embedder) if embedder else None
     segments, language = engine.transcribe(audio, progress and (lambda done: progress(done, duration)), windows)
     return transcripts.document(
         segments=[{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text, "speaker": s.speaker,
@@ -111,6 +108,13 @@ def transcribe_audio(engine: WhisperEngine, model: models.ResolvedModel, job: Jo
         model={"name": model.name, "sha256": model.sha256, "settings": engine.settings.to_json(),
                "speakers": embedder.name if embedder else None},
         episode_id=job.episode_id, created=utcnow())
+
+
+def diarized_windows(audio: np.ndarray, engine: WhisperEngine, embedder: diarize.Embedder) -> list[Window]:
+    """The windows to decode, each within one speaker's turn and labelled with it."""
+    regions = speech_regions(audio, engine.settings.vad)
+    turns = diarize.diarize(audio, [(r.start, r.end) for r in regions], embedder)
+    return pack([Window(t.start, t.end, t.speaker) for t in turns])
 
 
 def transcribe_file(path: Path, paths: Paths, config: Config, console: Console) -> dict[str, Any]:
