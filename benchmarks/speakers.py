@@ -96,7 +96,7 @@ def hypothesis(audio: np.ndarray, embedder: diarize.Embedder) -> tuple[list[tupl
     """The stage's diarization of `audio` and its seconds (VAD included)."""
     started = time.perf_counter()
     regions = speech_regions(audio, True)
-    turns = diarize.diarize(audio, [(r.start, r.end) for r in regions], embedder)
+    turns = diarize.diarize(audio, [(r.start, r.end) for r in regions], embedder).turns
     return [(t.speaker, t.start, t.end) for t in turns], time.perf_counter() - started
 
 
@@ -151,7 +151,7 @@ def main() -> None:
                                  (False, "no names anywhere")):
         path, ref, speakers = synthetic(args.data, args.cache, 2, DIALOGUE_SECONDS, thanks)
         audio = load_audio(path)
-        segments, _ = engine.transcribe(audio, windows=stage.diarized_windows(audio, engine, diarize.embedder("mfcc")))
+        segments, _ = engine.transcribe(audio, windows=stage.diarized_windows(audio, engine, diarize.embedder("mfcc"))[0])
         episode = ({"persons": [{"name": speakers[0], "role": "host"}, {"name": speakers[1], "role": "guest"}]}
                    if episode_kind.startswith("feed") else {})
         text_segments = [Segment(s.start, s.end, s.text, s.speaker) for s in segments]

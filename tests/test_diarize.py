@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import struct
 import sys
@@ -11,13 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from speech import SPEECH, der
+from test_transcribe import add_episode, transcript, write_audio
 from typer.testing import CliRunner
 
 from podbrief.cli import app
 from podbrief.engines import diarize
 from podbrief.engines.whisper import load_audio, speech_regions
-from podbrief.errors import ModelError
-from podbrief.store import read_json
+from podbrief.errors import ExitStatus, ModelError
+from podbrief.store import Paths, read_json
 
 
 def reference(path: Path) -> list[tuple[str, float, float]]:
@@ -29,7 +31,7 @@ def reference(path: Path) -> list[tuple[str, float, float]]:
 
 def diarized(name: str, embedder: diarize.Embedder) -> list[tuple[str, float, float]]:
     audio = load_audio(SPEECH / name)
-    turns = diarize.diarize(audio, [(r.start, r.end) for r in speech_regions(audio, True)], embedder)
+    turns = diarize.diarize(audio, [(r.start, r.end) for r in speech_regions(audio, True)], embedder).turns
     return [(t.speaker, t.start, t.end) for t in turns]
 
 
@@ -79,6 +81,56 @@ def test_a_missing_speaker_model_is_one_warning_and_transcription_goes_on_unlabe
     set_config(transcribe={"diarize": False})
     assert CliRunner().invoke(app, ["transcribe", str(SPEECH / "conversation.mp3"), "-o", str(out)]).exit_code == 0
     assert all(s["speaker"] is None for s in read_json(out)["segments"])
+
+
+BRIAN = [{"name": "Brian Hale", "role": "host"}, {"name": "Ann Lowe", "role": "guest"},
+         {"name": "Cy Diaz", "role": "guest"}, {"name": "Dee Ford", "role": "guest"}]
+
+
+def with_persons(home: Path, episode_id: str, persons: list[dict[str, str]]) -> str:
+    path = Paths(home).episode_dir(episode_id) / "episode.json"
+    path.write_text(json.dumps({**read_json(path), "persons": persons}))
+    return episode_id
+
+
+def cli(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def test_the_voiceprint_memory_names_a_recurring_voice_in_a_later_episode(home: Path, tmp_path: Path) -> None:
+    audio = load_audio(SPEECH / "diarization-example.mp3")
+    first = with_persons(home, add_episode(home, "first", audio=SPEECH / "diarization-example.mp3"), BRIAN)
+    assert cli("transcribe", first).exit_code == 0
+    opening = transcript(home, first)["segments"][0]
+    assert (opening["speaker"], opening["label"]) == ("Brian Hale", "SPEAKER_00")  # the host opens
+
+    # two later episodes of the show whose feed names no one: one opens with Brian, one lacks him
+    again = with_persons(home, add_episode(home, "again", audio=write_audio(tmp_path / "a.flac", [audio[:19 * 16000]])), [])
+    later = with_persons(home, add_episode(home, "later", audio=write_audio(tmp_path / "b.flac", [audio[6 * 16000:]])), [])
+    assert cli("transcribe").exit_code == 0
+    assert transcript(home, again)["segments"][0]["speaker"] == "Brian Hale"
+    assert [s["speaker"] for s in transcript(home, again)["segments"][1:]] == ["SPEAKER_01", "SPEAKER_02", "SPEAKER_01"]
+    assert all(s["speaker"].startswith("SPEAKER_") for s in transcript(home, later)["segments"])
+
+    listed = json.loads(cli("speakers", "--json").stdout)
+    assert [(row["name"], row["episodes"], row["model"]) for row in listed] == [("Brian Hale", 2, "mfcc")]
+    assert cli("speakers", "--rename", "Brian Hale", "Brian H.").exit_code == 0
+    assert [row["name"] for row in json.loads(cli("speakers", "--json").stdout)] == ["Brian H."]
+    assert cli("speakers", "--forget", "Brian H.").exit_code == 0
+    assert json.loads(cli("speakers", "--json").stdout) == []
+    result = cli("speakers", "--forget", "Brian H.")
+    assert result.exit_code == ExitStatus.INPUT and "no voiceprint named 'Brian H.'" in result.stderr
+
+
+def test_a_corrupt_voiceprint_store_is_moved_aside_and_rebuilt(home: Path) -> None:
+    store = home / "voiceprints" / f"{'f' * 16}.json"
+    store.parent.mkdir()
+    store.write_text("{half a file")
+    episode = with_persons(home, add_episode(home, "first", audio=SPEECH / "diarization-example.mp3"), BRIAN)
+    assert cli("transcribe", episode).exit_code == 0
+    assert transcript(home, episode)["segments"][0]["speaker"] == "Brian Hale"
+    assert store.with_name(store.name + ".corrupt").read_text() == "{half a file"  # kept for the user
+    assert [s["name"] for s in read_json(store)["speakers"]] == ["Brian Hale"]
 
 
 def test_clustering_finds_the_number_of_groups() -> None:

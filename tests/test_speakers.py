@@ -58,6 +58,9 @@ def test_uncertain_clues_give_roles_never_a_wrong_name():
     three = [*INTERVIEW, Segment(30, 34, "Me too.", "SPEAKER_02")]
     assert name_speakers(three, episode) == {"SPEAKER_00": "Alice Smith", "SPEAKER_01": "a guest",
                                              "SPEAKER_02": "a guest"}
+    # fewer voices than listed people: voices were merged, so roles name no one
+    listed = {"persons": [*episode["persons"], {"name": "Carol King", "role": "guest"}]}
+    assert name_speakers(INTERVIEW, listed) == {"SPEAKER_00": "the host", "SPEAKER_01": "a guest"}
     # a first name that matches no listed person is not trusted when the feed lists people
     assert name_speakers(turns(("SPEAKER_00", "Welcome, Zoe."), ("SPEAKER_01", "Hi.")),
                          {"persons": [{"name": "Alice Smith", "role": "host"}, {"name": "Bob Lee", "role": "guest"},

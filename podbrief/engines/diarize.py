@@ -39,6 +39,14 @@ EXTRA_HINT = "pip install 'podbrief[diarize]'"
 
 
 @dataclass(frozen=True)
+class Diarization:
+    """Who speaks when, and each speaker's voice: the mean of its chunks' embeddings."""
+
+    turns: list[Turn]
+    voices: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
 class Turn:
     """A span of speech, in seconds, and who speaks in it ("SPEAKER_00", ...)."""
 
@@ -102,7 +110,8 @@ class MfccEmbedder:
     """Mean MFCC 1-19 per chunk, in units of the file's frame-to-frame spread.
 
     Not standardised per chunk set: then one speaker's chunks would spread as widely as
-    several speakers' do. Distances in units of the within-speech spread keep a scale."""
+    several speakers' do. Distances in units of the within-speech spread keep a scale,
+    and the vectors are not centred, so a voice can be compared across episodes."""
 
     name = "mfcc"
     threshold = 0.9
@@ -114,7 +123,7 @@ class MfccEmbedder:
         mfcc = log @ dct.T
         spread = mfcc.std(axis=1).mean(axis=0)
         means = mfcc.mean(axis=1) / spread
-        return (means - means.mean(axis=0)).astype(np.float32) / np.sqrt(2 * means.shape[1])
+        return (means / np.sqrt(2 * means.shape[1])).astype(np.float32)
 
 
 class VoiceEncoder:
@@ -273,10 +282,10 @@ def cluster(embeddings: np.ndarray, threshold: float) -> np.ndarray:
     return labels
 
 
-def diarize(audio: np.ndarray, regions: Sequence[tuple[float, float]], embedder: Embedder) -> list[Turn]:
-    """Speaker turns over the speech `regions` (seconds, in time order)."""
+def diarize(audio: np.ndarray, regions: Sequence[tuple[float, float]], embedder: Embedder) -> Diarization:
+    """Speaker turns over the speech `regions` (seconds, in time order), and the speakers' voices."""
     if not regions:
-        return []
+        return Diarization([], {})
     mels = mel_power(audio)
     spans = [(int(start * SAMPLE_RATE) // HOP, max(int(end * SAMPLE_RATE) // HOP, int(start * SAMPLE_RATE) // HOP + 1))
              for start, end in regions]
@@ -288,7 +297,12 @@ def diarize(audio: np.ndarray, regions: Sequence[tuple[float, float]], embedder:
     chunks = np.stack([_padded(mels, s) for s in starts])
     vectors = embedder.embed(chunks)
     labels = _relabel(_assign(vectors, cluster(vectors, embedder.threshold)))
-    return _turns(regions, owners, starts, labels)
+    voices = {speaker_label(k): vectors[labels == k].mean(axis=0) for k in range(labels.max() + 1)}
+    return Diarization(_turns(regions, owners, starts, labels), voices)
+
+
+def speaker_label(index: int) -> str:
+    return f"SPEAKER_{index:02d}"
 
 
 def _padded(mels: np.ndarray, start: int) -> np.ndarray:
@@ -328,7 +342,7 @@ def _turns(regions: Sequence[tuple[float, float]], owners: list[int], starts: li
             else:
                 pieces.append([left, right, label])
         pieces = _absorb_short(pieces)
-        turns.extend(Turn(round(a, 3), round(b, 3), f"SPEAKER_{int(label):02d}") for a, b, label in pieces if b > a)
+        turns.extend(Turn(round(a, 3), round(b, 3), speaker_label(int(label))) for a, b, label in pieces if b > a)
     return turns
 
 

@@ -8,8 +8,9 @@ Names come only from data, never from the model (small models invent roles), str
    thank-you ("Thanks, Bob"); a first name becomes the full name when one listed person has it;
 4. the episode's `podcast:person` list, else the names the title and description introduce
    ("with Bob Lee", "Bob Lee joins us"): the voice that opens the episode is the host, and with
-   one guest and two voices the other is the guest;
-5. otherwise "the host" for the opening voice and "a guest" for the others.
+   one guest and two voices the other is the guest; with fewer voices than listed people
+   (diarization merged some) no voice is named by its role;
+5. otherwise "the host" for the opening voice and "a guest" for the others (`ROLES`).
 A name claimed for two voices goes to the one with more evidence; the other stays unnamed
 rather than risk a wrong name.
 """
@@ -38,6 +39,8 @@ THANKS = re.compile(r"^\W*(?:[Tt]hanks|[Tt]hank you)(?: so much| very much)?,?\s
 # Capitalised words a hand-over or a thank-you addresses that are not a person's name.
 NOT_NAMES = {"Mr", "Mrs", "Ms", "Dr", "Madam", "Sir", "Speaker", "Chair", "Everyone", "Everybody", "All", "Guys",
              "Folks", "Today", "Again", "So", "And", "For", "To", "The", "You", "God", "Both", "Back"}
+HOST, GUEST, SPEAKER = "the host", "a guest", "a speaker"
+ROLES = (HOST, GUEST, SPEAKER)  # what a voice is called when its name is not known
 INTRO_TURNS = 3  # only early self-introductions count ("this is Paris" late in a talk is not a name)
 EDGE_WORDS = 12  # how near a turn's start (or end) a hand-over or a thank-you must be
 
@@ -84,20 +87,24 @@ def _names(segments: Sequence[Segment], episode: dict[str, Any] | None,
             names[label] = known[label]
     if order == [None]:
         persons = [p for p in episode.get("persons") or [] if isinstance(p, dict) and p.get("name")]
-        names[None] = persons[0]["name"] if len(persons) == 1 else "a speaker"
+        names[None] = persons[0]["name"] if len(persons) == 1 else SPEAKER
         return names
     names.update(_spoken(segments, people, taken=set(names.values()), named=set(names)))
     unnamed = [label for label in order if label not in names]
     taken = set(names.values())
+    # Fewer voices than listed people: diarization merged some, so no voice's role is certain.
+    merged = len(order) < len(people)
     for label in unnamed:
-        if label == order[0] and len(hosts) == 1 and hosts[0] not in taken:
+        if merged:
+            names[label] = HOST if label == order[0] else GUEST
+        elif label == order[0] and len(hosts) == 1 and hosts[0] not in taken:
             names[label] = hosts[0]
         elif label == order[0]:
-            names[label] = "the host"
+            names[label] = HOST
         elif len(guests) == 1 and len(order) == 2 and guests[0] not in taken:
             names[label] = guests[0]
         else:
-            names[label] = "a guest"
+            names[label] = GUEST
     return names
 
 

@@ -29,7 +29,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from podbrief import models
+from podbrief import models, voiceprints
 from podbrief.config import Config, expect_choice
 from podbrief.engines import diarize
 from podbrief.engines.whisper import SAMPLE_RATE, Settings, WhisperEngine, Window, load_audio, pack, speech_regions
@@ -99,22 +99,25 @@ def transcribe_audio(engine: WhisperEngine, model: models.ResolvedModel, job: Jo
     never spans two speakers and every segment carries its speaker label."""
     audio = load_audio(job.audio)
     duration = audio.size / SAMPLE_RATE
-    windows = diarized_windows(audio, engine, embedder) if embedder else None
+    windows, voices = diarized_windows(audio, engine, embedder) if embedder else (None, {})
     segments, language = engine.transcribe(audio, progress and (lambda done: progress(done, duration)), windows)
-    return transcripts.document(
+    doc = transcripts.document(
         segments=[{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text, "speaker": s.speaker,
                    "flags": s.flags} for s in segments],
         source="asr", audio=job.audio.name, language=language, duration=duration,
         model={"name": model.name, "sha256": model.sha256, "settings": engine.settings.to_json(),
                "speakers": embedder.name if embedder else None},
         episode_id=job.episode_id, created=utcnow())
+    doc["voices"] = {label: [round(float(x), 5) for x in voice] for label, voice in voices.items()}
+    return doc
 
 
-def diarized_windows(audio: np.ndarray, engine: WhisperEngine, embedder: diarize.Embedder) -> list[Window]:
-    """The windows to decode, each within one speaker's turn and labelled with it."""
+def diarized_windows(audio: np.ndarray, engine: WhisperEngine, embedder: diarize.Embedder,
+                     ) -> tuple[list[Window], dict[str, np.ndarray]]:
+    """The windows to decode, each within one speaker's turn and labelled with it, and the speakers' voices."""
     regions = speech_regions(audio, engine.settings.vad)
-    turns = diarize.diarize(audio, [(r.start, r.end) for r in regions], embedder)
-    return pack([Window(t.start, t.end, t.speaker) for t in turns])
+    found = diarize.diarize(audio, [(r.start, r.end) for r in regions], embedder)
+    return pack([Window(t.start, t.end, t.speaker) for t in found.turns]), found.voices
 
 
 def transcribe_file(path: Path, paths: Paths, config: Config, console: Console) -> dict[str, Any]:
@@ -207,7 +210,9 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
                 if isinstance(outcome, str):
                     _fail(index, report, job.key, outcome)
                 else:
-                    atomic_write_json(paths.episode_dir(job.key) / TRANSCRIPT_FILE, outcome)
+                    directory = paths.episode_dir(job.key)
+                    outcome = voiceprints.name_transcript(paths, outcome, read_json(directory / "episode.json"))
+                    atomic_write_json(directory / TRANSCRIPT_FILE, outcome)
                     _done(index, report, job.key)
     return report
 
@@ -223,7 +228,7 @@ def _prepare(paths: Paths, config: Config, episode_id: str) -> Job | None:
         except InputError as exc:
             doc, publisher_error = None, exc
         if doc is not None:
-            atomic_write_json(directory / TRANSCRIPT_FILE, doc)
+            atomic_write_json(directory / TRANSCRIPT_FILE, voiceprints.name_transcript(paths, doc, episode))
             return None
     if not episode.get("audio_file"):
         raise publisher_error or InputError("no audio downloaded for this episode")
