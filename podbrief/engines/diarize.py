@@ -33,7 +33,7 @@ FFT_SIZE = 400  # 25 ms windows
 MEL_BANDS = 40
 CHUNK_FRAMES = 160  # 1.6 s: the voice encoder's partial utterance
 CHUNK_HOP_FRAMES = 80
-MIN_TURN_SECONDS = 1.0  # a shorter change of speaker inside a region is taken as noise
+MIN_TURN_SECONDS = 2.0  # a shorter change of speaker inside a region is taken as noise
 MIN_SHARE = 0.05  # a cluster with fewer of the chunks is not a speaker: its chunks join the nearest one
 EXTRA_HINT = "pip install 'podbrief[diarize]'"
 

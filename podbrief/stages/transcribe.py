@@ -114,9 +114,13 @@ def transcribe_audio(engine: WhisperEngine, model: models.ResolvedModel, job: Jo
 
 def diarized_windows(audio: np.ndarray, engine: WhisperEngine, embedder: diarize.Embedder,
                      ) -> tuple[list[Window], dict[str, np.ndarray]]:
-    """The windows to decode, each within one speaker's turn and labelled with it, and the speakers' voices."""
+    """The windows to decode, each within one speaker's turn and labelled with it, and the speakers' voices.
+
+    With a single voice nothing is labelled: the transcript reads as before diarization."""
     regions = speech_regions(audio, engine.settings.vad)
     found = diarize.diarize(audio, [(r.start, r.end) for r in regions], embedder)
+    if len(found.voices) < 2:
+        return pack(regions), {}
     return pack([Window(t.start, t.end, t.speaker) for t in found.turns]), found.voices
 
 
