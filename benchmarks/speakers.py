@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -37,7 +38,7 @@ from make_demo_audio import encode_mp3, speak  # the demo's espeak-ng voices
 from speech import der  # tests/speech.py: the DER the tests use too
 
 from podbrief import config as configmod
-from podbrief import models
+from podbrief import models, voiceprints
 from podbrief.engines import diarize
 from podbrief.engines.whisper import SAMPLE_RATE, WhisperEngine, load_audio, speech_regions
 from podbrief.extraction.passages import Segment
@@ -65,18 +66,20 @@ def reference(path: Path) -> list[tuple[str, float, float]]:
     return turns
 
 
-def synthetic(data: Path, cache: Path, voices: int, seconds: float, thanks: bool,
+def synthetic(data: Path, cache: Path, voices: int, seconds: float, thanks: bool, first_turn: int = 0,
               ) -> tuple[Path, list[tuple[str, float, float]], list[str]]:
     """A debate from QMSum education_0 voiced by its `voices` most talkative speakers (MP3), its
     turns and its speakers in order of first turn, built once. With `thanks`, the first speaker
-    opens each turn after another's with "Thank you, <first name>." (names said only in speech)."""
-    stem = f"speakers-{voices}{'-thanks' if thanks else ''}"
+    opens each turn after another's with "Thank you, <first name>." (names said only in speech).
+    `first_turn` skips that many of the speakers' turns (another part of the same debate)."""
+    stem = f"speakers-{voices}{'-thanks' if thanks else ''}-{first_turn}"
     audio, turns_file = cache / f"{stem}.mp3", cache / f"{stem}.json"
     if not audio.exists() or not turns_file.exists():
         meeting = json.loads((data / "qmsum/val/education_0.json").read_text())["meeting_transcripts"]
         talkers = [name for name, _ in Counter(t["speaker"] for t in meeting).most_common(voices)]
         kept = [t for t in meeting if t["speaker"] in talkers and not any(c.isdigit() for c in t["content"])]
-        order = list(dict.fromkeys(t["speaker"] for t in kept))
+        order = list(dict.fromkeys(t["speaker"] for t in kept))  # voices by first turn in the whole debate
+        kept = kept[first_turn:]
         pieces, turns, at = [], [], 0.0
         for previous, turn in zip([None, *kept], kept):
             text = turn["content"]
@@ -125,6 +128,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/podbrief-bench"))
     parser.add_argument("--models", default="mfcc,voice-encoder")
+    parser.add_argument("--names-only", action="store_true", help="only the dialogue episodes (names, voiceprints)")
     args = parser.parse_args()
     speech = args.data / "speech"
     sets = [("sample", speech / "conversation/sample.wav", reference(speech / "conversation/sample.rttm")),
@@ -137,7 +141,7 @@ def main() -> None:
     print("| set | speaker model | minutes | DER % | speakers (true) | diarize s/audio h | transcribe s/audio h"
           " | added |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, path, ref in sets:
+    for name, path, ref in [] if args.names_only else sets:
         audio = load_audio(path)
         hours = audio.size / SAMPLE_RATE / 3600
         started = time.perf_counter()
@@ -148,20 +152,28 @@ def main() -> None:
             print(f"| {name} | {model_name} | {audio.size / SAMPLE_RATE / 60:.1f} | {100 * der(ref, hyp):.1f} "
                   f"| {len({h[0] for h in hyp})} ({len({r[0] for r in ref})}) | {seconds / hours:.0f} "
                   f"| {transcribe_cost:.0f} | {100 * seconds / hours / transcribe_cost:.0f}% |", flush=True)
-    print("\n| dialogue (2 voices, 10 min) | speaker model | DER % | names right % | wrong names % |")
-    print("|---|---|---|---|---|")
-    for thanks, episode_kind in ((False, "feed lists host and guest"), (True, "names said in speech only"),
-                                 (False, "no names anywhere")):
-        path, ref, speakers = synthetic(args.data, args.cache, 2, DIALOGUE_SECONDS, thanks)
+    print("\n| dialogue episode (2 voices, 10 min, mfcc), in order | DER % | names right % | wrong names % "
+          "| with the show's voiceprints: right % | wrong % |")
+    print("|---|---|---|---|---|---|")
+    memory = Paths(Path(tempfile.mkdtemp()))  # one show's voiceprint store across the three episodes
+    for thanks, first_turn, kind in ((False, 0, "1: feed lists host and guest"), (True, 0, "2: names said in speech only"),
+                                     (False, 25, "3: no names anywhere (a later part of the debate)")):
+        path, ref, speakers = synthetic(args.data, args.cache, 2, DIALOGUE_SECONDS, thanks, first_turn)
         audio = load_audio(path)
-        segments, _ = engine.transcribe(audio, windows=stage.diarized_windows(audio, engine, diarize.embedder("mfcc"))[0])
+        windows, voices = stage.diarized_windows(audio, engine, diarize.embedder("mfcc"))
+        segments, _ = engine.transcribe(audio, windows=windows)
         episode = ({"persons": [{"name": speakers[0], "role": "host"}, {"name": speakers[1], "role": "guest"}]}
-                   if episode_kind.startswith("feed") else {})
-        text_segments = [Segment(s.start, s.end, s.text, s.speaker) for s in segments]
+                   if kind.startswith("1") else {})
+        alone = name_shares([Segment(s.start, s.end, s.text, s.speaker) for s in segments], ref, speakers, episode)
+        doc = voiceprints.name_transcript(memory, {
+            "model": {"speakers": "mfcc"}, "voices": {k: v.tolist() for k, v in voices.items()},
+            "segments": [{"start": s.start, "end": s.end, "text": s.text, "speaker": s.speaker} for s in segments]},
+            {"feed_id": "0" * 16, **episode})
+        remembered = name_shares([Segment(s["start"], s["end"], s["text"], s["speaker"]) for s in doc["segments"]],
+                                 ref, speakers, episode)
         hyp = [(s.speaker, s.start, s.end) for s in segments]
-        right, wrong = name_shares(text_segments, ref, speakers, episode)
-        print(f"| {episode_kind} | mfcc | {100 * der(ref, hyp):.1f} | {100 * right:.0f} | {100 * wrong:.0f} |",
-              flush=True)
+        print(f"| {kind} | {100 * der(ref, hyp):.1f} | {100 * alone[0]:.0f} | {100 * alone[1]:.0f} "
+              f"| {100 * remembered[0]:.0f} | {100 * remembered[1]:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

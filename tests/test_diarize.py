@@ -211,3 +211,18 @@ def test_a_legacy_torch_checkpoint_is_read_without_torch_and_refuses_code(tmp_pa
         f.write(b"cos\nsystem\n(S'true'\ntR.")
     with pytest.raises(ModelError, match="unexpected os.system"):
         diarize.read_torch_legacy(path)
+
+
+def test_publisher_transcripts_with_generic_labels_are_named_the_same_way(home: Path, tmp_path: Path) -> None:
+    vtt = tmp_path / "generic.vtt"
+    vtt.write_text("WEBVTT\n\n00:00:00.000 --> 00:00:04.000\n<v Speaker 1>Welcome to the show. Over to you, Jane.\n\n"
+                   "00:00:04.000 --> 00:00:08.000\n<v Speaker 2>Thanks for having me.\n\n"
+                   "00:00:08.000 --> 00:00:12.000\n<v Speaker 3>And I am just listening.\n")
+    episode = add_episode(home, "published", publisher=vtt)
+    with_persons(home, episode, [{"name": "Alice Smith", "role": "host"}, {"name": "Jane Doe", "role": "guest"},
+                                 {"name": "Omar Haddad", "role": "guest"}])
+    assert cli("transcribe", episode).exit_code == 0
+    segments = transcript(home, episode)["segments"]
+    assert [(s["speaker"], s["label"]) for s in segments] == [
+        ("Alice Smith", "Speaker 1"), ("Jane Doe", "Speaker 2"), ("Speaker 3", "Speaker 3")]
+    assert not (home / "voiceprints").exists()  # no audio, no voices: nothing to remember

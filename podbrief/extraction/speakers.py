@@ -32,7 +32,7 @@ DESCRIBED = re.compile(r"\b(?:with|guest|joined by|interview(?:s|ing)?|welcomes?
 JOINS = re.compile(_NAME + r"\s+(?:joins|is joining|is here)\b")
 # The host hands over to the next voice (in a turn's first or last words), or thanks the previous one
 # (in its first words).
-HANDOVER = re.compile(r"\b(?:[Ww]elcome(?: to the show| back)?|[Oo]ver to you|[Gg]o ahead)[,.!]?\s+" + _NAME
+HANDOVER = re.compile(r"\b(?:[Ww]elcome(?: to the show| back)?|[Oo]ver to you|[Gg]o ahead),\s+" + _NAME
                       + r"|\b" + _NAME + r",\s+(?:welcome|go ahead|over to you|the floor is yours|your question)\b")
 THANKS = re.compile(r"^\W*(?:[Tt]hanks|[Tt]hank you)(?: so much| very much)?,?\s+" + _NAME
                     + r"|^\W*" + _NAME + r",\s+thank(?:s| you)\b")
