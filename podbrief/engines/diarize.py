@@ -203,14 +203,14 @@ def read_torch_legacy(path: Path) -> dict:
     try:
         with path.open("rb") as f:
             for _ in range(3):
-                pickle.load(f)
+                Unpickler(f).load()
             state = Unpickler(f).load()
-            for key in pickle.load(f):
+            for key in Unpickler(f).load():
                 (count,) = struct.unpack("<q", f.read(8))
                 storages[str(key)] = np.frombuffer(f.read(4 * count), dtype="<f4")
-    except (OSError, EOFError, pickle.UnpicklingError, struct.error, ValueError) as exc:
+        return _resolve(state, storages)
+    except (OSError, EOFError, pickle.UnpicklingError, struct.error, ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"cannot read voice encoder weights {path}: {exc}") from None
-    return _resolve(state, storages)
 
 
 class _TensorRef:
