@@ -636,6 +636,40 @@ def models_command(
                          "or reinstall its packages)")
 
 
+@app.command()
+def speakers(
+    ctx: typer.Context,
+    rename: Optional[tuple[str, str]] = typer.Option(None, "--rename", metavar="OLD NEW",
+                                                     help="Rename a remembered speaker."),
+    forget: Optional[str] = typer.Option(None, "--forget", metavar="NAME", help="Delete a speaker's voiceprints."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List the speakers whose voices podbrief remembers per show (personal data, kept only here).
+
+    Exit status: 0 ok; 2 both --rename and --forget; 7 no voiceprint has that name.
+    """
+    from podbrief import voiceprints
+
+    rt = runtime(ctx)
+    if rename and forget:
+        raise UsageError("--rename and --forget: one at a time")
+    if rename or forget:
+        old, new = rename or (forget, None)
+        count = voiceprints.change(rt.paths, old, new)
+        rt.err.print(Text(f"{'Renamed' if new else 'Forgot'} {count} voiceprint(s) of {old}"))
+        return
+    rows = voiceprints.listing(rt.paths)
+    if as_json:
+        rt.print_json(rows)
+        return
+    shows = {feed["id"]: feed["name"] or feed["title"] or feed["id"] for feed in fetch_stage.feed_summaries(rt.paths)}
+    table = Table("Speaker", "Show", "Episodes", "Model", "Updated")
+    for row in rows:
+        table.add_row(*(Text(str(cell)) for cell in (row["name"], shows.get(row["feed_id"], row["feed_id"]),
+                                                     row["episodes"], row["model"], row["updated"])))
+    rt.out.print(table)
+
+
 # --- extract (podbrief.stages.extract) ---------------------------------------------------
 
 

@@ -129,9 +129,10 @@ def test_a_loose_file_gives_a_documented_transcript_with_sane_timestamps(home: P
     assert doc["duration"] == pytest.approx(30.0, abs=0.1)
     assert doc["model"] == {"name": "tiny.en", "sha256": models.REGISTRY["tiny.en"].sha256,
                             "settings": {"beam_size": 1, "batch_size": 8, "vad": True, "language": "en", "threads": 1,
-                                         "compute_type": "int8"}}
+                                         "compute_type": "int8"}, "speakers": "mfcc"}
     segments = doc["segments"]
-    assert segments and all(s["speaker"] is None and s["flags"] == [] for s in segments)
+    assert segments and all(s["flags"] == [] for s in segments)
+    assert {s["speaker"] for s in segments} == {"SPEAKER_00", "SPEAKER_01"}  # the call's two voices
     bounds = [t for s in segments for t in (s["start"], s["end"])]
     assert bounds == sorted(bounds) and bounds[0] >= 0 and bounds[-1] <= doc["duration"]
     assert wer([fixture_references()["conversation.mp3"]], [" ".join(s["text"] for s in segments)]) <= 25

@@ -14,6 +14,7 @@ packed as full as the pauses allow. Measurements and what else was tried: docs/t
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 import zlib
@@ -69,14 +70,16 @@ class Segment:
     end: float
     text: str
     flags: list[str] = field(default_factory=list)
+    speaker: str | None = None
 
 
 @dataclass(frozen=True)
 class Window:
-    """A span of the audio, in seconds, decoded as one Whisper input."""
+    """A span of the audio, in seconds, decoded as one Whisper input; one speaker's when diarized."""
 
     start: float
     end: float
+    speaker: str | None = None
 
 
 def load_audio(path: Path) -> np.ndarray:
@@ -102,10 +105,12 @@ def load_audio(path: Path) -> np.ndarray:
 
 
 def speech_windows(audio: np.ndarray, vad: bool) -> list[Window]:
-    """Spans to decode: VAD speech regions packed greedily into windows of at most 30 s.
+    """Spans to decode: VAD speech regions packed greedily into windows of at most 30 s."""
+    return pack(speech_regions(audio, vad))
 
-    Without VAD the whole audio is cut into consecutive 30 s windows.
-    """
+
+def speech_regions(audio: np.ndarray, vad: bool) -> list[Window]:
+    """The speech VAD finds, in regions of at most 30 s; without VAD, consecutive 30 s windows."""
     duration = audio.size / SAMPLE_RATE
     if not vad:
         starts = np.arange(0.0, duration, WINDOW_SECONDS)
@@ -118,15 +123,20 @@ def speech_windows(audio: np.ndarray, vad: bool) -> list[Window]:
     # better than faster-whisper's defaults (24.5%).
     options = VadOptions(max_speech_duration_s=WINDOW_SECONDS, min_silence_duration_ms=VAD_MIN_SILENCE_MS)
     block = VAD_BLOCK_SECONDS * SAMPLE_RATE
-    regions = [(offset + r["start"], offset + r["end"]) for offset in range(0, audio.size, block)
-               for r in get_speech_timestamps(audio[offset: offset + block], options)]
+    return [Window((offset + r["start"]) / SAMPLE_RATE, (offset + r["end"]) / SAMPLE_RATE)
+            for offset in range(0, audio.size, block)
+            for r in get_speech_timestamps(audio[offset: offset + block], options)]
+
+
+def pack(regions: list[Window]) -> list[Window]:
+    """Join consecutive regions of one speaker (or of no known speaker) while they fit in 30 s."""
     windows: list[Window] = []
-    for first, last in regions:
-        start, end = first / SAMPLE_RATE, last / SAMPLE_RATE
-        if windows and end - windows[-1].start <= WINDOW_SECONDS:
-            windows[-1] = Window(windows[-1].start, end)
+    for region in regions:
+        last = windows[-1] if windows else None
+        if last and last.speaker == region.speaker and region.end - last.start <= WINDOW_SECONDS:
+            windows[-1] = Window(last.start, region.end, last.speaker)
         else:
-            windows.append(Window(start, end))
+            windows.append(region)
     return windows
 
 
@@ -210,7 +220,7 @@ def place(group: list[Window], offset: float, raw: Iterable[Any], batched: bool)
         for window, found_here, (_, pieces) in zip(group, found, itertools.groupby(raw, key=lambda s: s.seek)):
             text = " ".join(text for seg in pieces if (text := _speech(seg)))
             if text:
-                found_here.append(Segment(window.start, window.end, text))
+                found_here.append(Segment(window.start, window.end, text, speaker=window.speaker))
         return found
     starts = [w.start for w in group]
     index = 0  # the decoder works through the windows in order, whatever its times say
@@ -219,7 +229,12 @@ def place(group: list[Window], offset: float, raw: Iterable[Any], batched: bool)
         if text:
             index = max(index, int(np.searchsorted(starts, seg.start + offset + START_SLACK, side="right")) - 1)
             found[index].append(Segment(seg.start + offset, seg.end + offset, text))
-    return [fit_segments(window, pieces) for window, pieces in zip(group, found)]
+    return [_voiced(window, fit_segments(window, pieces)) for window, pieces in zip(group, found)]
+
+
+def _voiced(window: Window, segments: list[Segment]) -> list[Segment]:
+    """The segments of `window`, each with the window's speaker (one voice per window when diarized)."""
+    return [dataclasses.replace(segment, speaker=window.speaker) for segment in segments]
 
 
 def fit_segments(window: Window, pieces: list[Segment]) -> list[Segment]:
@@ -270,10 +285,14 @@ class WhisperEngine:
         self.pipeline = BatchedInferencePipeline(self.model)
 
     def transcribe(
-        self, audio: np.ndarray, progress: Callable[[float], None] | None = None
+        self, audio: np.ndarray, progress: Callable[[float], None] | None = None,
+        windows: list[Window] | None = None,
     ) -> tuple[list[Segment], str]:
-        """Return (segments, language). `progress` gets the seconds of audio done so far."""
-        windows = speech_windows(audio, self.settings.vad)
+        """Return (segments, language), each segment with its window's speaker.
+
+        `windows` (default: `speech_windows`) are the spans to decode; `progress` gets the
+        seconds of audio done so far."""
+        windows = speech_windows(audio, self.settings.vad) if windows is None else windows
         language = self._language(audio, windows)
         segments: list[Segment] = []
         group_size = max(self.settings.batch_size, 8)
@@ -323,9 +342,9 @@ class WhisperEngine:
             piece, language=language, beam_size=self.settings.beam_size, vad_filter=False,
             condition_on_previous_text=False, temperature=FALLBACK_TEMPERATURES,
             compression_ratio_threshold=COMPRESSION_RATIO_LIMIT)
-        redone = fit_segments(window, [Segment(window.start + seg.start, window.start + seg.end, text, ["repetition"])
-                                       for seg in raw if (text := _speech(seg))])
+        redone = _voiced(window, fit_segments(window, [Segment(window.start + seg.start, window.start + seg.end, text,
+                                                              ["repetition"]) for seg in raw if (text := _speech(seg))]))
         text = " ".join(seg.text for seg in redone)
         if is_repetitive(text):  # the loop survived: keep one copy of it in one segment
-            return [Segment(redone[0].start, redone[-1].end, collapse_repeats(text), ["repetition"])]
+            return [Segment(redone[0].start, redone[-1].end, collapse_repeats(text), ["repetition"], window.speaker)]
         return redone

@@ -25,13 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
-from podbrief import models
+from podbrief import models, voiceprints
 from podbrief.config import Config, expect_choice
-from podbrief.engines.whisper import SAMPLE_RATE, Settings, WhisperEngine, load_audio
+from podbrief.engines import diarize
+from podbrief.engines.whisper import SAMPLE_RATE, Settings, WhisperEngine, Window, load_audio, pack, speech_regions
 from podbrief.errors import InputError, PodbriefError, describe
 from podbrief.formats import transcripts
 from podbrief.render import clean
@@ -68,6 +71,25 @@ def settings(config: Config) -> Settings:
                     compute_type=expect_choice(config, "transcribe.compute_type", COMPUTE_TYPES))
 
 
+SPEAKER_MODELS = ("mfcc", "voice-encoder")
+
+
+def speaker_model(config: Config, console: Console) -> str | None:
+    """The diarization embedder to use, or None when `transcribe.diarize` is off.
+
+    A missing optional model is one warning line, and transcription goes on without speakers."""
+    if not config["transcribe"]["diarize"]:
+        return None
+    name = expect_choice(config, "transcribe.speaker_model", SPEAKER_MODELS)
+    try:
+        diarize.embedder(name)
+    except PodbriefError as exc:
+        console.print(Text(f"podbrief: warning: {exc}; transcribing without speaker labels", style="red"),
+                      soft_wrap=True)
+        return None
+    return name
+
+
 def worker_count(config: Config, jobs: int) -> int:
     """`transcribe.workers`, 0 meaning the cores this process may use; never more than the jobs."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -75,29 +97,47 @@ def worker_count(config: Config, jobs: int) -> int:
 
 
 def transcribe_audio(engine: WhisperEngine, model: models.ResolvedModel, job: Job,
-                     progress: OnProgress | None = None) -> dict[str, Any]:
-    """Transcribe one audio file into a transcript document."""
+                     progress: OnProgress | None = None, embedder: diarize.Embedder | None = None) -> dict[str, Any]:
+    """Transcribe one audio file into a transcript document; with `embedder`, a window
+    never spans two speakers and every segment carries its speaker label."""
     audio = load_audio(job.audio)
     duration = audio.size / SAMPLE_RATE
-    segments, language = engine.transcribe(audio, progress and (lambda done: progress(done, duration)))
-    return transcripts.document(
-        segments=[{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text, "speaker": None,
+    windows, voices = diarized_windows(audio, engine, embedder) if embedder else (None, {})
+    segments, language = engine.transcribe(audio, progress and (lambda done: progress(done, duration)), windows)
+    doc = transcripts.document(
+        segments=[{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text, "speaker": s.speaker,
                    "flags": s.flags} for s in segments],
         source="asr", audio=job.audio.name, language=language, duration=duration,
-        model={"name": model.name, "sha256": model.sha256, "settings": engine.settings.to_json()},
+        model={"name": model.name, "sha256": model.sha256, "settings": engine.settings.to_json(),
+               "speakers": embedder.name if embedder else None},
         episode_id=job.episode_id, created=utcnow())
+    doc["voices"] = {label: [round(float(x), 5) for x in voice] for label, voice in voices.items()}
+    return doc
+
+
+def diarized_windows(audio: np.ndarray, engine: WhisperEngine, embedder: diarize.Embedder,
+                     ) -> tuple[list[Window], dict[str, np.ndarray]]:
+    """The windows to decode, each within one speaker's turn and labelled with it, and the speakers' voices.
+
+    With a single voice nothing is labelled: the transcript reads as before diarization."""
+    regions = speech_regions(audio, engine.settings.vad)
+    found = diarize.diarize(audio, [(r.start, r.end) for r in regions], embedder)
+    if len(found.voices) < 2:
+        return pack(regions), {}
+    return pack([Window(t.start, t.end, t.speaker) for t in found.turns]), found.voices
 
 
 def transcribe_file(path: Path, paths: Paths, config: Config, console: Console) -> dict[str, Any]:
     """The loose-file entry point: transcribe any local audio file, with a progress bar."""
     model = models.resolve("whisper", config["transcribe"]["model"], paths)
     engine = WhisperEngine(model.path, settings(config))
+    speakers = speaker_model(config, console)
     job = Job(path.name, path, None)
     with _progress(console) as bars:
         task = bars.add_task(escape(clean(path.name)), total=None, rtf="")
         started = time.monotonic()
         return transcribe_audio(engine, model, job, lambda done, total: _advance(
-            bars, task, done, total, started))
+            bars, task, done, total, started), diarize.embedder(speakers))
 
 
 # --- publisher transcripts ---------------------------------------------------------------------
@@ -177,7 +217,9 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
                 if isinstance(outcome, str):
                     _fail(index, report, job.key, outcome)
                 else:
-                    atomic_write_json(paths.episode_dir(job.key) / TRANSCRIPT_FILE, outcome)
+                    directory = paths.episode_dir(job.key)
+                    outcome = voiceprints.name_transcript(paths, outcome, read_json(directory / "episode.json"))
+                    atomic_write_json(directory / TRANSCRIPT_FILE, outcome)
                     _done(index, report, job.key)
     return report
 
@@ -193,7 +235,7 @@ def _prepare(paths: Paths, config: Config, episode_id: str) -> Job | None:
         except InputError as exc:
             doc, publisher_error = None, exc
         if doc is not None:
-            atomic_write_json(directory / TRANSCRIPT_FILE, doc)
+            atomic_write_json(directory / TRANSCRIPT_FILE, voiceprints.name_transcript(paths, doc, episode))
             return None
     if not episode.get("audio_file"):
         raise publisher_error or InputError("no audio downloaded for this episode")
@@ -217,6 +259,7 @@ def _run(jobs: list[Job], model: models.ResolvedModel, config: Config, console: 
          titles: dict[str, str]) -> Iterator[tuple[Job, dict[str, Any] | str]]:
     """Yield (job, transcript document or one-line error) as jobs finish; start none after the budget."""
     workers, engine_settings = worker_count(config, len(jobs)), settings(config)
+    speakers = speaker_model(config, console)
     with _progress(console) as bars:
         overall = bars.add_task("all episodes", total=len(jobs), rtf="")
         tasks: dict[str, TaskID] = {}
@@ -233,8 +276,8 @@ def _run(jobs: list[Job], model: models.ResolvedModel, config: Config, console: 
             elapsed = time.monotonic() - begun
             bars.update(overall, rtf=f"{sum(audio_done.values()) / elapsed:.0f}x real time" if elapsed > 0 else "")
 
-        results = (_run_here(jobs, model, engine_settings, budget, on_progress) if workers == 1
-                   else _run_pool(jobs, model, engine_settings, workers, budget, on_progress))
+        results = (_run_here(jobs, model, engine_settings, speakers, budget, on_progress) if workers == 1
+                   else _run_pool(jobs, model, engine_settings, speakers, workers, budget, on_progress))
         for job, outcome in results:
             bars.advance(overall)
             if job.key in tasks:
@@ -243,30 +286,35 @@ def _run(jobs: list[Job], model: models.ResolvedModel, config: Config, console: 
 
 
 def _attempt(engine: WhisperEngine, model: models.ResolvedModel, job: Job,
-             progress: OnProgress) -> dict[str, Any] | str:
+             progress: OnProgress, embedder: diarize.Embedder | None) -> dict[str, Any] | str:
     """One job; every failure becomes that job's one-line error so the others go on."""
     try:
-        return transcribe_audio(engine, model, job, progress)
+        return transcribe_audio(engine, model, job, progress, embedder)
     except Exception as exc:
         return describe(exc)
 
 
-def _run_here(jobs: list[Job], model: models.ResolvedModel, decode: Settings, budget: Budget,
-              on_progress: Callable[[str, float, float], None]) -> Iterator[tuple[Job, dict[str, Any] | str]]:
+def _run_here(jobs: list[Job], model: models.ResolvedModel, decode: Settings, speakers: str | None,
+              budget: Budget, on_progress: Callable[[str, float, float], None],
+              ) -> Iterator[tuple[Job, dict[str, Any] | str]]:
     engine = WhisperEngine(model.path, decode)
+    embedder = diarize.embedder(speakers)
     for job in jobs:
         if budget.exhausted():
             return
-        yield job, _attempt(engine, model, job, lambda done, total, key=job.key: on_progress(key, done, total))
+        yield job, _attempt(engine, model, job, lambda done, total, key=job.key: on_progress(key, done, total),
+                            embedder)
 
 
 # Worker-process state: the engine is loaded once per process by `_init_worker`.
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(model: models.ResolvedModel, decode: Settings, events: Any, parent: int) -> None:
+def _init_worker(model: models.ResolvedModel, decode: Settings, speakers: str | None, events: Any,
+                 parent: int) -> None:
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
-    _worker.update(engine=WhisperEngine(model.path, decode), model=model, events=events)
+    _worker.update(engine=WhisperEngine(model.path, decode), model=model, events=events,
+                   embedder=diarize.embedder(speakers))
 
 
 def _exit_with(parent: int) -> None:
@@ -279,18 +327,19 @@ def _exit_with(parent: int) -> None:
 def _work(job: Job) -> dict[str, Any] | str:
     events = _worker["events"]
     return _attempt(_worker["engine"], _worker["model"], job,
-                    lambda done, total: events.put((job.key, done, total)))
+                    lambda done, total: events.put((job.key, done, total)), _worker["embedder"])
 
 
-def _run_pool(jobs: list[Job], model: models.ResolvedModel, decode: Settings, workers: int, budget: Budget,
-              on_progress: Callable[[str, float, float], None]) -> Iterator[tuple[Job, dict[str, Any] | str]]:
+def _run_pool(jobs: list[Job], model: models.ResolvedModel, decode: Settings, speakers: str | None, workers: int,
+              budget: Budget, on_progress: Callable[[str, float, float], None],
+              ) -> Iterator[tuple[Job, dict[str, Any] | str]]:
     """Keep `workers` jobs in flight; progress events come back through a queue."""
     context = multiprocessing.get_context("spawn")
     events = context.Queue()
     waiting = list(reversed(jobs))
     running: dict[Future[dict[str, Any] | str], Job] = {}
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(model, decode, events, os.getpid())) as pool, _workers_end_with_this():
+                             initargs=(model, decode, speakers, events, os.getpid())) as pool, _workers_end_with_this():
         while waiting or running:
             while waiting and len(running) < workers and not budget.exhausted():
                 try:
