@@ -109,6 +109,9 @@ def test_a_two_voice_interview_gives_a_transcript_extract_accepts(home: Path) ->
     """Issue 12, case 1 (also tests/test_hostile.py): batched windows whose times collapsed made extract refuse."""
     from podbrief.stages.extract import load_transcript
 
+    from conftest import write_config
+
+    write_config(home, transcribe={"diarize": False})  # one window per VAD window, to compare them below
     audio = SPEECH / "interview-two-voices.mp3"
     episode_id = add_episode(home, "Interview", audio)
     assert stage.run_pending(Paths(home), configmod.load(home / "config.yaml"), Console(quiet=True)).done == [episode_id]
