@@ -393,10 +393,10 @@ def test_repetition_detection(text: str, looping: bool) -> None:
 
 
 def test_a_loop_that_survives_redecoding_is_collapsed(engine: WhisperEngine, monkeypatch) -> None:
-    loop = dataclasses.make_dataclass("Seg", ["start", "end", "text", "no_speech_prob", "avg_logprob"])
+    loop = dataclasses.make_dataclass("Seg", ["start", "end", "text", "no_speech_prob", "avg_logprob", "seek"])
 
     def looping(piece, **options):
-        return [loop(float(i), i + 1.0, "Subscribe to the channel.", 0.0, -0.2) for i in range(8)], None
+        return [loop(float(i), i + 1.0, "Subscribe to the channel.", 0.0, -0.2, 0) for i in range(8)], None
 
     monkeypatch.setattr(engine.pipeline, "transcribe", looping)
     monkeypatch.setattr(engine.model, "transcribe", looping)
@@ -418,8 +418,8 @@ def test_a_looping_window_is_redecoded_without_context_and_flagged(engine: Whisp
     real = engine.model.transcribe
 
     def looping_batch(piece, **options):
-        loop = dataclasses.make_dataclass("Seg", ["start", "end", "text", "no_speech_prob", "avg_logprob"])
-        return [loop(0.0, 7.0, " the end the end the end the end the end the end", 0.0, -0.2)], None
+        loop = dataclasses.make_dataclass("Seg", ["start", "end", "text", "no_speech_prob", "avg_logprob", "seek"])
+        return [loop(0.0, 7.0, " the end the end the end the end the end the end", 0.0, -0.2, 0)], None
 
     def spy(piece, **options):
         calls.append(options)
