@@ -257,12 +257,18 @@ def run_blind(args: argparse.Namespace) -> None:
     random.Random(args.seed).shuffle(items)
     blind, key = [], []
     for number, (name, index, record) in enumerate(items, start=1):
-        blind.append({"n": number, "insight": record["text"], "speaker": record["speaker"],
+        blind.append({"n": number, "insight": relabelled(record["text"]), "speaker": record["speaker"],
                       "quote": record["quote"], "transcript": record["transcript"]})
         key.append({"n": number, "variant": name, "index": index})
     Path(args.out).write_text(json.dumps(blind, indent=1, ensure_ascii=False))
     Path(args.out).with_suffix(".key.json").write_text(json.dumps(key, indent=1))
     print(f"{len(blind)} items -> {args.out} (key beside it)")
+
+
+def relabelled(text: str) -> str:
+    """The text as the writer's parser gives it since 2026-12-01.1's fix for labels written mid-line
+    (" Reason: ...", " Topics: ..."): runs made before it kept such labels in the text."""
+    return re.sub(r"\s+Reason:\s+", " ", re.split(r"\s+Topics?:\s", text)[0]).strip()
 
 
 def judged_tables() -> None:

@@ -118,3 +118,9 @@ def test_a_missing_polish_model_fails_before_any_work(home, server):
     assert result.exit_code == ExitStatus.MODEL, result.output
     assert "/no/such/model.gguf" in result.stderr and not (home / "briefs").exists()
     assert not list((home / "episodes").glob("*/transcript.json"))  # nothing was transcribed
+
+
+def test_a_rewrite_that_drops_the_reason_or_the_speaker_keeps_the_draft():
+    shorter = "Claim: Grid batteries got cheap because cell factories scaled up quickly."  # no reason, no name
+    engine = ScriptedEngine([shorter], [0.9])  # the one verdict is for the extracted text
+    assert polish.polish_one(engine, copy.deepcopy(finalist(1)["insight"])) == ("kept", EXTRACTED)

@@ -38,6 +38,9 @@ RETRY_NOTE = "\nUse your own words, not the transcript's sentences."
 VERIFY = ("Statement: \"{text}\"\nIs this statement faithful to {name}'s answer: does {name} say or clearly mean "
           "every part of it, with the same stance (not the opposite, not only words from the question, not someone "
           "else's view, nothing added)? Answer Yes or No.")
+LABEL = re.compile(r"^(?:(?:the )?(?:idea|claim|insight|rewrite|rewritten(?: item)?|item|answer|newsletter item)\s*:\s*)+",
+                   re.IGNORECASE)  # a label the model put before its text
+GENERIC_NAME = re.compile(r"^(?:the|a|an) (?:host|guest|speaker)$", re.IGNORECASE)
 PREFILL = "Idea:"  # the reply is started for the model, so it keeps to the labelled lines
 LINE = re.compile(r"^\s*[*_#]*\s*(idea|reason|topics?)\s*[*_]*\s*:\s*(.*)$", re.IGNORECASE | re.MULTILINE)
 REPORTED = re.compile(r"^(?:(?:the )?(?:single )?most interesting idea (?:in|from|of) (?P<whose>.+?)(?:'s)? "
@@ -150,7 +153,8 @@ def lead_with_the_claim(sentence: str, speaker: str) -> str:
 def clean_text(raw: str, context: Context, strict: bool = True) -> str:
     """The insight from composed text: complete sentences only (at most MAX_SENTENCES), checked for
     style and support. Raises Rejected."""
-    line = lead_with_the_claim(" ".join(re.sub(r"[*_`#]+", "", raw).split()).strip().strip('"'), context.speaker)
+    line = " ".join(re.sub(r"[*_`#]+", "", raw).split()).strip().strip('"')
+    line = lead_with_the_claim(LABEL.sub("", line), context.speaker)
     complete: list[str] = []
     for sentence in passages.sentences(line):
         if not sentence.endswith((".", "!", "?")) or (complete and not re.match(r"[\"'(]?[A-Z0-9]", sentence)):

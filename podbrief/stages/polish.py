@@ -32,6 +32,7 @@ POLISH = ("Here is a draft item about {name}'s answer: \"{text}\"\nRewrite it fo
           "against a common belief only if {name} does). Then give the reason, example or number {name} offers, and "
           "end with why it matters only if {name} says so. Mention {name} by name once, but not as the first words. "
           "Use only what {name} says.")
+MIN_SHARE = 0.8  # a rewrite under this share of the draft's words has lost its reason
 log = logging.getLogger(__name__)
 
 
@@ -72,6 +73,17 @@ def context_of(insight: dict[str, Any]) -> writer.Context | None:
                           (insight.get("episode") or {}).get("title"))
 
 
+def _poorer(text: str, draft: str, context: writer.Context) -> str | None:
+    """Why a rewrite is worse than its draft by construction (None when it is not): measured, the model's
+    rewrites sometimes keep the claim and drop the reason, or lose the speaker's name."""
+    if len(text.split()) < MIN_SHARE * len(draft.split()):
+        return "it is much shorter than the draft (the reason was dropped)"
+    surname = context.speaker.split()[-1]
+    if not writer.GENERIC_NAME.match(context.speaker) and surname.lower() not in text.lower():
+        return "it does not name the speaker"
+    return None
+
+
 def polish_one(engine: writer.Engine, insight: dict[str, Any]) -> tuple[str | None, str]:
     """("rewritten" | "kept", new text) when the finalist passes, (None, why) when it fails both checks."""
     context = context_of(insight)
@@ -83,7 +95,7 @@ def polish_one(engine: writer.Engine, insight: dict[str, Any]) -> tuple[str | No
     try:
         text = writer.clean_text(engine.complete(engine.prompt(chat), max_tokens=130), context)
         problem = (grounding.unsupported(text, context.answer, names)
-                   or writer.unsupported_sentence(text, context.answer, names))
+                   or writer.unsupported_sentence(text, context.answer, names) or _poorer(text, insight["text"], context))
         if problem:
             raise writer.Rejected("ungrounded", problem)
         faithful = writer.verify(engine, context, text)

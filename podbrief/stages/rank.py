@@ -477,13 +477,12 @@ def _cap(kept: list[Entry], settings: dict[str, Any], top_size: int) -> list[Ent
             top.append(entry)
             per_show[show] += 1
             per_episode[episode] += 1
-    for entry in waiting:
+    for entry in waiting:  # they rank after the varied picks, in their own order
         if len(top) < limit:
             entry.status += "; taken to fill the top, as too few other episodes or shows had insights"
             top.append(entry)
         else:
             entry.status = entry.status.replace("waiting", "skipped", 1)
-    top.sort(key=lambda e: (-e.score, e.id))
     for number, entry in enumerate(top, start=1):
         entry.rank = number
         entry.status = f"rank {number}" + (f" ({entry.status})" if entry.status.startswith("waiting") else "")
