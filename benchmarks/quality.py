@@ -165,7 +165,7 @@ def run_polish(args: argparse.Namespace) -> None:
     engine = _polish_engine(args.model, args.threads)
     records, dropped, seconds = [], 0, []
     for record in source["insights"][:args.limit]:
-        insight = {"id": "x", "text": record["text"], "speaker": record["speaker"], "context": record["context"],
+        insight = {"id": "x", "text": relabelled(record["text"]), "speaker": record["speaker"], "context": record["context"],
                    "episode": {"title": _title(record["episode"])}, "scores": dict(record.get("scores") or {})}
         started = time.monotonic()
         outcome, text = polish.polish_one(engine, insight)
@@ -173,7 +173,7 @@ def run_polish(args: argparse.Namespace) -> None:
         if outcome is None:
             dropped += 1
             continue
-        records.append({**record, "text": text, "polish": outcome, "draft": record["text"]})
+        records.append({**record, "text": text, "polish": outcome, "draft": insight["text"]})
     print(f"polished {len(records)} ({Counter(r['polish'] for r in records)}), dropped {dropped}; "
           f"median {statistics.median(seconds):.1f} s per finalist")
     save(args.name, {"variant": args.name, "model": args.model, "from": args.source, "dropped": dropped,
@@ -211,7 +211,8 @@ def run_brief(args: argparse.Namespace) -> None:
         transcripts[name] = segments
         audio += duration
         if source:
-            pool += [r["insight"] for r in source["insights"] if r["episode"] == name]
+            pool += [{**r["insight"], "text": relabelled(r["insight"]["text"])}
+                     for r in source["insights"] if r["episode"] == name]
             continue
         started = time.monotonic()
         insights, _ = stage.extract(stage.Transcript(segments, duration, "0" * 64, name), meta, engine,

@@ -107,9 +107,9 @@ def test_real_speech_matches_the_references(engine: WhisperEngine) -> None:
 
 def test_a_two_voice_interview_gives_a_transcript_extract_accepts(home: Path) -> None:
     """Issue 12, case 1 (also tests/test_hostile.py): batched windows whose times collapsed made extract refuse."""
-    from podbrief.stages.extract import load_transcript
-
     from conftest import write_config
+
+    from podbrief.stages.extract import load_transcript
 
     write_config(home, transcribe={"diarize": False})  # one window per VAD window, to compare them below
     audio = SPEECH / "interview-two-voices.mp3"
