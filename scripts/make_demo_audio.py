@@ -4,8 +4,7 @@
 Developer tool, not used at run time: it needs espeak-ng (`apt-get install espeak-ng`)
 and PyAV (installed with faster-whisper). Each excerpt is a few turns of a real
 debate from the QMSum validation split (MIT; see podbrief/demo/SOURCES.md). Every
-speaker gets their own espeak-ng voice (ones the MFCC diarization tells apart); the host
-hands over to each speaker by first name; a short host intro names the speakers so
+speaker gets their own espeak-ng voice; a short host intro names the speakers so
 the extract stage can attribute insights. Shows marked "transcripts" also publish a
 WebVTT transcript with speaker names, as many hosts do (Podcasting 2.0), so the demo
 shows both the ASR path and the publisher-transcript path. Output, committed to the repo:
@@ -54,7 +53,7 @@ SHOWS = [
                 "turns": (325, 326),
                 "age_hours": 3,
                 "speakers": {
-                    "Mr. Scott Duvall (Hamilton Mountain, NDP)": ("Scott Duvall", "guest", "en-us+m7"),
+                    "Mr. Scott Duvall (Hamilton Mountain, NDP)": ("Scott Duvall", "guest", "en-us+m5"),
                     "Hon. Deb Schulte (Minister of Seniors)": ("Deb Schulte", "guest", "en-us+f2"),
                 },
                 "intro": "Welcome to Question Period Highlights. Today, Scott Duvall of the New Democrats asks "
@@ -67,9 +66,9 @@ SHOWS = [
                 "turns": (74, 79),
                 "age_hours": 20,
                 "speakers": {
-                    "Mr. Jagmeet Singh (Burnaby South, NDP)": ("Jagmeet Singh", "guest", "en-us+m7"),
-                    "Mr. Jagmeet Singh": ("Jagmeet Singh", "guest", "en-us+m7"),
-                    "Right Hon. Justin Trudeau": ("Justin Trudeau", "guest", "en-029+f4"),
+                    "Mr. Jagmeet Singh (Burnaby South, NDP)": ("Jagmeet Singh", "guest", "en-us+m6"),
+                    "Mr. Jagmeet Singh": ("Jagmeet Singh", "guest", "en-us+m6"),
+                    "Right Hon. Justin Trudeau": ("Justin Trudeau", "guest", "en-us"),
                 },
                 "intro": "Welcome to Question Period Highlights. Jagmeet Singh presses Prime Minister Justin Trudeau "
                          "on the military report about long-term care homes.",
@@ -153,8 +152,6 @@ def build_episode(show: dict, episode: dict, qmsum: Path, out_dir: Path) -> dict
     spoken = [(show["host"], episode["intro"], HOST_VOICE)]
     for turn in turns[first:last + 1]:
         name, _, voice = episode["speakers"][turn["speaker"]]
-        if spoken[-1][0] != name:  # the host hands over, as podcast hosts do ("Scott, go ahead.")
-            spoken.append((show["host"], f"{name.split()[0]}, go ahead.", HOST_VOICE))
         spoken.append((name, clean(turn["content"]), voice))
     pieces, segments, at = [], [], 0.0
     for name, text, voice in spoken:
