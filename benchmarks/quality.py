@@ -252,9 +252,10 @@ def run_brief(args: argparse.Namespace) -> None:
 def run_blind(args: argparse.Namespace) -> None:
     """One numbered, shuffled list of every insight of the given runs; the key to unshuffle it apart."""
     items = []
-    for name in args.runs:
+    for spec in args.runs:  # RUN, or RUN:N for its first N insights (anchors already judged in another list)
+        name, _, count = spec.partition(":")
         run = json.loads((RUNS / f"{name}.json").read_text())
-        items += [(name, i, r) for i, r in enumerate(run["insights"][:args.per_variant])]
+        items += [(name, i, r) for i, r in enumerate(run["insights"][:int(count or args.per_variant)])]
     random.Random(args.seed).shuffle(items)
     blind, key = [], []
     for number, (name, index, record) in enumerate(items, start=1):
@@ -276,10 +277,17 @@ def judged_tables() -> None:
     """F/S/W/G per variant from every judged file: NAME.judged.WHO.json beside the blind list NAME.json and
     its key NAME.key.json (one list can be split between several judges)."""
     rows: dict[str, list[dict]] = {}
+    first: dict[tuple[str, int], dict] = {}
+    twice: list[tuple[dict, dict]] = []  # anchors: one insight judged in two lists, by two readers
     for path in sorted(JUDGED.glob("*.judged.*.json")):
         key = {k["n"]: k for k in json.loads((JUDGED / f"{path.name.split('.judged.')[0]}.key.json").read_text())}
         for grade in json.loads(path.read_text()):
-            rows.setdefault(key[grade["n"]]["variant"], []).append(grade)
+            which = (key[grade["n"]]["variant"], key[grade["n"]]["index"])
+            if which in first:
+                twice.append((first[which], grade))
+                continue
+            first[which] = grade
+            rows.setdefault(which[0], []).append(grade)
     if not rows:
         return
     print("\nJudged blind (QUALITY.md rubric)\n")
@@ -294,6 +302,11 @@ def judged_tables() -> None:
         grade_values = [float(g["G"]) for g in grades]
         print(f"| {variant} | {n} | {share('F')} | {share('S')} | {share('W')} | {statistics.mean(grade_values):.2f} "
               f"| {100 * sum(v >= 4 for v in grade_values) / n:.0f}% |")
+    if twice:
+        agree = {field: sum(a[field] == b[field] for a, b in twice) / len(twice) for field in "FSW"}
+        gap = statistics.mean(abs(float(a["G"]) - float(b["G"])) for a, b in twice)
+        print(f"\n{len(twice)} anchors judged by two readers: F agrees {100 * agree['F']:.0f}%, S {100 * agree['S']:.0f}%, "
+              f"W {100 * agree['W']:.0f}%; mean grade difference {gap:.2f}")
 
 
 # --- automatic figures ----------------------------------------------------------------------------
