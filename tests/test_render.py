@@ -102,6 +102,32 @@ def test_terminal_without_explain_hides_why():
     assert "why:" not in console.export_text()
 
 
+def _with_stances(*stances: str | None) -> dict:
+    """The sample brief with its first item's related insight repeated, once per stance (None: unmarked)."""
+    brief = sample_brief()
+    related = {k: v for k, v in brief["items"][0]["related"][0].items() if k != "stance"}
+    brief["items"][0]["related"] = [{**related, "id": f"{n:x}", **({"stance": s} if s else {})}
+                                    for n, s in enumerate(stances)]
+    return brief
+
+
+@pytest.mark.parametrize("stances, summary", [
+    (("disagrees", None, None), "1 of 3 related insights disagrees"),
+    (("disagrees", "disagrees", "agrees"), "2 of 3 related insights disagree; 1 of 3 related insights agrees"),
+    ((None, None), ""),
+])
+def test_stance_summary_in_every_format(stances, summary):
+    brief = _with_stances(*stances)
+    assert render.stance_summary(brief["items"][0]["related"]) == summary
+    console = Console(record=True, width=200)
+    render.terminal(brief, console)
+    shown, markdown, page = console.export_text(), render.markdown(brief), render.html_page(brief)
+    for text in (shown, markdown, page):
+        assert (summary in text) if summary else ("related insight" not in text)
+    assert shown.count("disagrees: ") == stances.count("disagrees")
+    assert markdown.count("*disagrees:*") == stances.count("disagrees")
+
+
 @pytest.mark.parametrize("seconds, expected", [(0, "0:00"), (72.9, "1:12"), (3725, "1:02:05")])
 def test_timestamp(seconds, expected):
     assert render.timestamp(seconds) == expected

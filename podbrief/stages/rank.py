@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from podbrief import briefs
+from podbrief import briefs, related
 from podbrief.config import Config
 from podbrief.engines import embed
 from podbrief.errors import ConfigError, InputError, PartialFailure, PodbriefError, UsageError
@@ -41,7 +41,8 @@ from podbrief.store import Paths, atomic_write_json, expect_schema, read_json, s
 INSIGHTS_SCHEMA = "podbrief.insights/1"
 RATINGS_SCHEMA = "podbrief.ratings/1"
 
-# e5 cosine similarities, calibrated by benchmarks/related.py on tests/fixtures/related/.
+# e5 cosine similarities, calibrated by benchmarks/related.py on tests/fixtures/related/. Related insights
+# themselves are chosen by podbrief/related.py; RELATED is where novelty and feedback start to count closeness.
 RELATED = 0.87  # same theme: best F1 of pairwise "related" decisions on the QMSum calibration set
 DUPLICATE = 0.93  # same claim: between the crafted paraphrases (>= 0.94) and same-theme pairs (<= 0.92)
 INTEREST_RAMP = (0.80, 0.86)  # interest (query) vs insight: no credit below, full semantic credit above
@@ -480,8 +481,8 @@ def _cap(kept: list[Entry], settings: dict[str, Any], top_size: int) -> list[Ent
 
 def _attach_related(top: list[Entry], pool: list[dict[str, Any]], vectors: np.ndarray,
                     library: list[dict[str, Any]], embedder: embed.Embedder, limit: int) -> None:
-    """Give each top item up to `limit` insights on the same theme, at most one per other episode
-    (from `pool` or, for earlier episodes, the `library`)."""
+    """Give each top item up to `limit` related insights (podbrief/related.py) from other episodes,
+    from `pool` or, for earlier episodes, the `library`."""
     known = {insight["id"] for insight in pool}
     earlier = [insight for insight in library if insight["id"] not in known]
     others = pool + earlier
@@ -489,21 +490,8 @@ def _attach_related(top: list[Entry], pool: list[dict[str, Any]], vectors: np.nd
     excluded = {entry.id for entry in top} | {dup for entry in top for dup in entry.duplicates}
     by_id = {insight["id"]: row for row, insight in enumerate(others)}
     for entry in top:
-        sims = other_vectors @ other_vectors[by_id[entry.id]]
-        order = sorted(np.nonzero(sims >= RELATED)[0].tolist(), key=lambda r: (-sims[r], others[r]["id"]))
-        episodes = {entry.insight["episode"]["id"]}
-        chosen: list[int] = []
-        for row in order:
-            candidate = others[row]
-            if candidate["id"] in excluded or candidate["episode"]["id"] in episodes:
-                continue
-            if sims[row] >= DUPLICATE or any(other_vectors[row] @ other_vectors[c] >= DUPLICATE for c in chosen):
-                continue  # the same claim again is not a related insight
-            chosen.append(row)
-            episodes.add(candidate["episode"]["id"])
-            entry.related.append({**candidate, "similarity": round(float(sims[row]), 3)})
-            if len(chosen) == limit:
-                break
+        entry.related = related.choose(entry.insight, other_vectors[by_id[entry.id]], others, other_vectors,
+                                       excluded, limit, DUPLICATE)
 
 
 def rank(insights: list[dict[str, Any]], config: Config, paths: Paths, now: dt.datetime,
