@@ -95,10 +95,11 @@ def stance_probability(engine: Engine, text: str, other: str, stance: str) -> fl
                                                  {"role": "user", "content": question}]))
 
 
-def stance(engine: Engine, text: str, other: str, minimum: dict[str, float | None] = STANCE_MIN) -> str | None:
-    """The stance of `other` towards `text` when the model is confident enough, else None."""
+def stance(engine: Engine, text: str, other: str, minimum: dict[str, float | None] | None = None) -> str | None:
+    """The stance of `other` towards `text` when the model is confident enough (P(yes) >= `minimum`,
+    default STANCE_MIN), else None."""
     for label in STANCES:
-        threshold = minimum[label]
+        threshold = (minimum or STANCE_MIN)[label]
         if threshold is not None and stance_probability(engine, text, other, label) >= threshold:
             return label
     return None
