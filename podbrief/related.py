@@ -85,6 +85,21 @@ def choose(insight: dict[str, Any], vector: np.ndarray, others: Sequence[dict[st
             for r in chosen]
 
 
+def earlier(insight: dict[str, Any], vector: np.ndarray, shown: Sequence[dict[str, Any]], shown_vectors: np.ndarray,
+            limit: int = 1) -> list[dict[str, Any]]:
+    """The thread of `insight` back in time: up to `limit` items of earlier briefs (`shown`, each with its brief's
+    `date`) on the same theme, best first, as {id, text, speaker, show, date}. They are links only: what was
+    delivered stays suppressed as a top item (rank's novelty and delivered checks)."""
+    if not len(shown):
+        return []
+    theirs = [item["insight"] for item in shown]
+    relation = scores(insight, vector, theirs, shown_vectors)
+    rows = sorted((r for r in np.nonzero(relation >= THRESHOLD)[0].tolist() if theirs[r]["id"] != insight["id"]),
+                  key=lambda r: (-relation[r], shown[r]["date"]))
+    return [{"id": theirs[r]["id"], "text": theirs[r]["text"], "speaker": theirs[r].get("speaker"),
+             "show": (theirs[r].get("episode") or {}).get("show"), "date": shown[r]["date"]} for r in rows[:limit]]
+
+
 def stance_probability(engine: Engine, text: str, other: str, stance: str) -> float:
     """The model's P(yes) that `other` (statement B) has `stance` towards `text` (statement A)."""
     from podbrief.engines.llm import neutralize

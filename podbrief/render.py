@@ -66,6 +66,19 @@ def title(brief: Brief) -> str:
     return f"podbrief, {long_date(brief)}: {count} insight{'s' if count != 1 else ''}"
 
 
+def earlier_lines(item: dict[str, Any]) -> list[str]:
+    """"You heard about this on Tue 24 Nov, from X · Show: <text>" for each earlier brief's item on the theme."""
+    lines = []
+    for earlier in item.get("earlier") or []:
+        try:
+            day = dt.date.fromisoformat(str(earlier.get("date"))).strftime("%a %d %b")
+        except ValueError:
+            day = clean(earlier.get("date"))
+        who = " · ".join(clean(p) for p in (earlier.get("speaker"), earlier.get("show")) if clean(p))
+        lines.append(f"You heard about this on {day}{f', from {who}' if who else ''}: {clean(earlier.get('text'))}")
+    return lines
+
+
 def source_line(insight: dict[str, Any]) -> str:
     """"Speaker · Show · Episode title" with the parts that are known."""
     episode = insight.get("episode") or {}
@@ -161,6 +174,7 @@ def terminal(brief: Brief, console: Console, explain: bool = False) -> None:
             lines.append(Text(f"“{clean(quote_of(insight)['text'])}”", style="italic"))
         if explain:
             lines += [Text(line, style="yellow") for line in explain_lines(item)]
+        lines += [Text(line, style="cyan") for line in earlier_lines(item)]
         if stance_summary(item.get("related") or []):
             lines.append(Text(stance_summary(item["related"]), style="dim italic"))
         lines += [_hanging("↳", Text.assemble(*_stance_label(related), clean(related.get("text"))),
@@ -209,6 +223,7 @@ def markdown(brief: Brief, explain: bool = False) -> str:
             lines += ["", f"   > {md_escape(quote_of(insight)['text'])}"]
         if explain:
             lines += [""] + [f"   *{md_escape(line)}*  " for line in explain_lines(item)]
+        lines += [f"   *{md_escape(line)}*  " for line in earlier_lines(item)]
         related = item.get("related") or []
         if related:
             summary = f" ({md_escape(stance_summary(related))})" if stance_summary(related) else ""
@@ -308,6 +323,7 @@ def _html_item(item: dict[str, Any], explain: bool) -> list[str]:
     parts += _html_listen(quote)
     if explain:
         parts += [f'<p class="pb-muted" style="{_MUTED}">{_h(line)}</p>' for line in explain_lines(item)]
+    parts += [f'<p class="pb-muted" style="{_MUTED}">{_h(line)}</p>' for line in earlier_lines(item)]
     related = item.get("related") or []
     if related:
         summary = f" ({_h(stance_summary(related))})" if stance_summary(related) else ""

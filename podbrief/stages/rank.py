@@ -16,7 +16,9 @@ near-duplicate of one by embedding) are suppressed; near-duplicates among the re
 the others in `duplicates`); `rank.per_show` and `rank.per_episode` are preferences for
 variety, applied greedily down the order, that give way when too few shows or episodes
 are new, so the brief holds `rank.top` items whenever that many exist; ties break on the insight id. Each top item gets up to
-`rank.related` related insights from other episodes, this run's or earlier ones on disk.
+`rank.related` related insights from other episodes, this run's or earlier ones on disk, and a link to
+the best item on its theme in an earlier brief (`earlier`: a thread, never a repeat), both chosen
+by podbrief/related.py.
 """
 
 from __future__ import annotations
@@ -225,6 +227,7 @@ class Entry:
     rank: int | None = None
     duplicates: list[str] = field(default_factory=list)
     related: list[dict[str, Any]] = field(default_factory=list)
+    earlier: list[dict[str, Any]] = field(default_factory=list)  # the theme in earlier briefs (related.earlier)
 
     @property
     def id(self) -> str:
@@ -233,7 +236,8 @@ class Entry:
     def item(self) -> dict[str, Any]:
         """The brief item (schema podbrief.brief/1)."""
         return {"rank": self.rank, "score": self.score, "insight": self.insight, "why": self.why,
-                "reasons": self.reasons, "duplicates": self.duplicates, "related": self.related}
+                "reasons": self.reasons, "duplicates": self.duplicates, "related": self.related,
+                "earlier": self.earlier}
 
 
 @dataclass
@@ -411,7 +415,8 @@ def ranking(insights: list[dict[str, Any]], config: Config, paths: Paths, now: d
     delivered = {item["insight"]["id"]: item["date"] for item in shown}
     delivered.update({dup: item["date"] for item in shown for dup in item.get("duplicates") or []})
     vectors = embedder.passages([insight["text"] for insight in pool])
-    entries = _Scorer(settings, now, embedder, shown, load_ratings(paths)).score(pool, vectors)
+    scorer = _Scorer(settings, now, embedder, shown, load_ratings(paths))
+    entries = scorer.score(pool, vectors)
 
     candidates = []
     for index, entry in enumerate(entries):
@@ -437,6 +442,9 @@ def ranking(insights: list[dict[str, Any]], config: Config, paths: Paths, now: d
             entries[index].status = f"merged into {entries[keeper].id}: a near-duplicate that ranks higher"
 
     top = _cap(kept, settings, settings["top"] + spare if settings["top"] else 0)
+    rows = {insight["id"]: row for row, insight in enumerate(pool)}
+    for entry in top:
+        entry.earlier = related.earlier(entry.insight, vectors[rows[entry.id]], shown, scorer.shown_vectors)
     if top and settings["related"]:
         library = _library(paths) if library is None else library
         _attach_related(top, pool, vectors, library, embedder, settings["related"])
@@ -488,6 +496,7 @@ def _attach_related(top: list[Entry], pool: list[dict[str, Any]], vectors: np.nd
     others = pool + earlier
     other_vectors = np.concatenate([vectors, embedder.passages([i["text"] for i in earlier])]) if earlier else vectors
     excluded = {entry.id for entry in top} | {dup for entry in top for dup in entry.duplicates}
+    excluded |= {link["id"] for entry in top for link in entry.earlier}  # already linked as the thread
     by_id = {insight["id"]: row for row, insight in enumerate(others)}
     for entry in top:
         entry.related = related.choose(entry.insight, other_vectors[by_id[entry.id]], others, other_vectors,
