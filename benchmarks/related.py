@@ -104,6 +104,34 @@ def real_related_table(pairs: list[dict]) -> None:
     print()
 
 
+def shown_table(insights: dict[str, dict], pairs: list[dict]) -> None:
+    """What a reader would see: every insight of the set as a top item, with up to BRIEF[1] related insights
+    chosen from all the others (podbrief/related.py's choice rules), judged by the labels (pooled pairs included)."""
+    keys = list(insights)
+    others = [insights[k] for k in keys]
+    vectors = E5.passages([i["text"] for i in others])
+    labels = {frozenset((p["a"], p["b"])): p["label"] for p in pairs}
+    print(f"## Related insights as shown: each of the {len(keys)} insights as a top item, up to {BRIEF[1]} related "
+          f"from the rest\n")
+    print("| method | shown | judged related | judged unrelated | unjudged | precision | top items with any |")
+    print("|---|---|---|---|---|---|---|")
+    baseline = best_threshold(*_split(pairs, "calibration", lambda p: p["cosine"])[:2])
+    for name, weight, threshold in (("e5 cosine (baseline), calibrated", 0.0, baseline),
+                                    ("e5 cosine at rank.RELATED (before)", 0.0, rank.RELATED),
+                                    ("podbrief/related.py", related.TOPIC_WEIGHT, related.THRESHOLD)):
+        verdicts, with_any = [], 0
+        for row, key in enumerate(keys):
+            chosen = related.choose(others[row], vectors[row], others, vectors, set(), BRIEF[1], rank.DUPLICATE,
+                                    weight, threshold)
+            with_any += bool(chosen)
+            verdicts += [labels.get(frozenset((key, entry["key"])), "unjudged") for entry in chosen]
+        judged = [v for v in verdicts if v != "unjudged"]
+        precision = f"{judged.count('related') / len(judged):.2f}" if judged else "-"
+        print(f"| {name} | {len(verdicts)} | {judged.count('related')} | {judged.count('unrelated')} "
+              f"| {verdicts.count('unjudged')} | {precision} | {with_any} |")
+    print()
+
+
 def stance_table(insights: dict[str, dict], pairs: list[dict], model: str) -> None:
     """The stance check on every related pair: the P(yes) threshold per label from the calibration pairs,
     the accuracy of the labels it would show on the held-out ones, and the cost per brief."""
@@ -356,6 +384,7 @@ if __name__ == "__main__":
         METHODS[f"llama.cpp mean pooling ({Path(arguments.gguf).stem})"] = gguf_similarity(arguments.gguf)
     real_insights, labelled = real_pairs()
     real_related_table(labelled)
+    shown_table(real_insights, labelled)
     if arguments.stance:
         stance_table(real_insights, labelled, arguments.stance)
     related_table()

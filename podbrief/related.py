@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-TOPIC_WEIGHT = 0.2  # the smallest weight that reached the best calibration F1 (benchmarks/related.py)
-THRESHOLD = 0.85  # best F1 on the calibration pairs at TOPIC_WEIGHT
+TOPIC_WEIGHT = 0.3  # where calibration F1 levels off (0.83; benchmarks/related.py, docs/related.md)
+THRESHOLD = 0.88  # best F1 on the calibration pairs at TOPIC_WEIGHT
 SAME_SHOW_PENALTY = 0.02  # orders candidates from other shows first when they score about as well
 STANCES = ("disagrees", "agrees")
 # P(yes) a stance needs before it is shown; None: never shown (not accurate enough when measured).
@@ -54,21 +54,23 @@ def topic_overlap(a: dict[str, Any], b: dict[str, Any]) -> float:
 
 
 def scores(insight: dict[str, Any], vector: np.ndarray, others: Sequence[dict[str, Any]],
-           vectors: np.ndarray) -> np.ndarray:
+           vectors: np.ndarray, weight: float = TOPIC_WEIGHT) -> np.ndarray:
     """The relation score of `insight` against each of `others` (rows of `vectors`)."""
     overlap = np.array([topic_overlap(insight, other) for other in others], dtype=np.float32)
-    return vectors @ vector + TOPIC_WEIGHT * overlap
+    return vectors @ vector + weight * overlap
 
 
 def choose(insight: dict[str, Any], vector: np.ndarray, others: Sequence[dict[str, Any]], vectors: np.ndarray,
-           excluded: set[str], limit: int, duplicate: float) -> list[dict[str, Any]]:
-    """Up to `limit` related entries for `insight`: others at score >= THRESHOLD from other episodes, one per
-    episode, other shows first, none the same claim as `insight` or as an entry already chosen."""
+           excluded: set[str], limit: int, duplicate: float, weight: float = TOPIC_WEIGHT,
+           threshold: float = THRESHOLD) -> list[dict[str, Any]]:
+    """Up to `limit` related entries for `insight`: others at score >= `threshold` from other episodes, one per
+    episode, other shows first, none the same claim as `insight` or as an entry already chosen. (`weight` and
+    `threshold` are parameters for the benchmark's baselines.)"""
     similarity = vectors @ vector
-    related = scores(insight, vector, others, vectors)
+    related = scores(insight, vector, others, vectors, weight)
     show = (insight.get("episode") or {}).get("show")
     order_key = related - SAME_SHOW_PENALTY * np.array([(o.get("episode") or {}).get("show") == show for o in others])
-    rows = sorted(np.nonzero(related >= THRESHOLD)[0].tolist(), key=lambda r: (-order_key[r], others[r]["id"]))
+    rows = sorted(np.nonzero(related >= threshold)[0].tolist(), key=lambda r: (-order_key[r], others[r]["id"]))
     episodes = {insight["episode"]["id"]}
     chosen: list[int] = []
     for row in rows:
