@@ -90,7 +90,7 @@ def real_related_table(pairs: list[dict]) -> None:
         ("e5 cosine at rank.RELATED (before)", lambda p: p["cosine"], rank.RELATED),
         ("topic overlap alone, calibrated", lambda p: p["overlap"], None),
         *[(f"e5 + {w} x topic overlap, calibrated", lambda p, w=w: p["cosine"] + w * p["overlap"], None)
-          for w in (0.1, 0.3)],
+          for w in (0.1, 0.2)],
         (shipped, lambda p: p["cosine"] + related.TOPIC_WEIGHT * p["overlap"], related.THRESHOLD),
     ]
     for name, score, threshold in methods:
