@@ -85,7 +85,7 @@ def test_a_finalist_failing_both_checks_is_dropped_and_the_next_promoted(tmp_pat
     assert [item["rank"] for item in items] == [1, 2]
     assert all(item["insight"]["text"] == POLISHED and item["insight"]["draft"] == EXTRACTED for item in items)
     assert report.to_json() | {"seconds": 0} == {"model": "scripted", "rewritten": 2, "kept": 0, "dropped": 1,
-                                                 "seconds": 0}
+                                                 "stances": 0, "seconds": 0}
     assert finalists[1]["insight"]["text"] == EXTRACTED  # the ranked items themselves are not changed
 
 

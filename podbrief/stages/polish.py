@@ -7,7 +7,8 @@ question and the speaker's next words as wider context, into the style of
 docs/extract.md (the idea, its reason, why it matters), and the same model checks the
 result. A finalist whose rewrite fails the checks keeps its extracted text if that
 passes the check; one that passes neither is dropped and the next finalist is promoted.
-The cost is per brief, not per audio hour.
+The cost is per brief, not per audio hour. The same model then marks the stance of the
+finalists' related insights, where podbrief/related.py's check is confident enough.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from podbrief import models
+from podbrief import models, related
 from podbrief.config import Config
 from podbrief.extraction import grounding, writer
 from podbrief.render import clean
@@ -44,12 +45,13 @@ class Report:
     rewritten: int = 0
     kept: int = 0  # finalists whose rewrite failed but whose extracted text passed the check
     dropped: int = 0  # finalists that failed both: the next one was promoted
+    stances: int = 0  # related entries given a stance (podbrief/related.py), where the check was confident
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "rewritten": self.rewritten, "kept": self.kept, "dropped": self.dropped,
-                "seconds": round(self.seconds, 1)}
+                "stances": self.stances, "seconds": round(self.seconds, 1)}
 
 
 def enabled(config: Config) -> bool:
@@ -143,6 +145,8 @@ def run(items: list[dict[str, Any]], config: Config, paths: Paths, console: Cons
         else:
             report.kept += 1
         chosen.append({**item, "insight": insight})
+    if not budget.exhausted():
+        report.stances = related.mark_stances(engine, chosen)
     report.seconds = time.monotonic() - started
     if budget.exhausted():  # out of time: the rest as ranked, unpolished
         chosen += [item for item in items if item["insight"]["id"] not in {c["insight"]["id"] for c in chosen}]

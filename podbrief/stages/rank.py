@@ -17,7 +17,9 @@ near-duplicate of one by embedding) are suppressed; near-duplicates among the re
 the others in `duplicates`); `rank.per_show` and `rank.per_episode` are preferences for
 variety, applied greedily down the order, that give way when too few shows or episodes
 are new, so the brief holds `rank.top` items whenever that many exist; ties break on the insight id. Each top item gets up to
-`rank.related` related insights from other episodes, this run's or earlier ones on disk.
+`rank.related` related insights from other episodes, this run's or earlier ones on disk, and a link to
+the best item on its theme in an earlier brief (`earlier`: a thread, never a repeat), both chosen
+by podbrief/related.py.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from podbrief import briefs
+from podbrief import briefs, related
 from podbrief.config import Config
 from podbrief.engines import embed
 from podbrief.errors import ConfigError, InputError, PartialFailure, PodbriefError, UsageError
@@ -42,7 +44,8 @@ from podbrief.store import Paths, atomic_write_json, expect_schema, read_json, s
 INSIGHTS_SCHEMA = "podbrief.insights/1"
 RATINGS_SCHEMA = "podbrief.ratings/1"
 
-# e5 cosine similarities, calibrated by benchmarks/related.py on tests/fixtures/related/.
+# e5 cosine similarities, calibrated by benchmarks/related.py on tests/fixtures/related/. Related insights
+# themselves are chosen by podbrief/related.py; RELATED is where novelty and feedback start to count closeness.
 RELATED = 0.87  # same theme: best F1 of pairwise "related" decisions on the QMSum calibration set
 DUPLICATE = 0.93  # same claim: between the crafted paraphrases (>= 0.94) and same-theme pairs (<= 0.92)
 INTEREST_RAMP = (0.80, 0.86)  # interest (query) vs insight: no credit below, full semantic credit above
@@ -235,6 +238,7 @@ class Entry:
     rank: int | None = None
     duplicates: list[str] = field(default_factory=list)
     related: list[dict[str, Any]] = field(default_factory=list)
+    earlier: list[dict[str, Any]] = field(default_factory=list)  # the theme in earlier briefs (related.earlier)
 
     @property
     def id(self) -> str:
@@ -243,7 +247,8 @@ class Entry:
     def item(self) -> dict[str, Any]:
         """The brief item (schema podbrief.brief/1)."""
         return {"rank": self.rank, "score": self.score, "insight": self.insight, "why": self.why,
-                "reasons": self.reasons, "duplicates": self.duplicates, "related": self.related}
+                "reasons": self.reasons, "duplicates": self.duplicates, "related": self.related,
+                "earlier": self.earlier}
 
 
 @dataclass
@@ -422,7 +427,8 @@ def ranking(insights: list[dict[str, Any]], config: Config, paths: Paths, now: d
     delivered = {item["insight"]["id"]: item["date"] for item in shown}
     delivered.update({dup: item["date"] for item in shown for dup in item.get("duplicates") or []})
     vectors = embedder.passages([insight["text"] for insight in pool])
-    entries = _Scorer(settings, now, embedder, shown, load_ratings(paths)).score(pool, vectors)
+    scorer = _Scorer(settings, now, embedder, shown, load_ratings(paths))
+    entries = scorer.score(pool, vectors)
 
     candidates = []
     for index, entry in enumerate(entries):
@@ -448,6 +454,9 @@ def ranking(insights: list[dict[str, Any]], config: Config, paths: Paths, now: d
             entries[index].status = f"merged into {entries[keeper].id}: a near-duplicate that ranks higher"
 
     top = _cap(kept, settings, settings["top"] + spare if settings["top"] else 0)
+    rows = {insight["id"]: row for row, insight in enumerate(pool)}
+    for entry in top:
+        entry.earlier = related.earlier(entry.insight, vectors[rows[entry.id]], shown, scorer.shown_vectors)
     if top and settings["related"]:
         library = _library(paths) if library is None else library
         _attach_related(top, pool, vectors, library, embedder, settings["related"])
@@ -491,30 +500,18 @@ def _cap(kept: list[Entry], settings: dict[str, Any], top_size: int) -> list[Ent
 
 def _attach_related(top: list[Entry], pool: list[dict[str, Any]], vectors: np.ndarray,
                     library: list[dict[str, Any]], embedder: embed.Embedder, limit: int) -> None:
-    """Give each top item up to `limit` insights on the same theme, at most one per other episode
-    (from `pool` or, for earlier episodes, the `library`)."""
+    """Give each top item up to `limit` related insights (podbrief/related.py) from other episodes,
+    from `pool` or, for earlier episodes, the `library`."""
     known = {insight["id"] for insight in pool}
     earlier = [insight for insight in library if insight["id"] not in known]
     others = pool + earlier
     other_vectors = np.concatenate([vectors, embedder.passages([i["text"] for i in earlier])]) if earlier else vectors
     excluded = {entry.id for entry in top} | {dup for entry in top for dup in entry.duplicates}
+    excluded |= {link["id"] for entry in top for link in entry.earlier}  # already linked as the thread
     by_id = {insight["id"]: row for row, insight in enumerate(others)}
     for entry in top:
-        sims = other_vectors @ other_vectors[by_id[entry.id]]
-        order = sorted(np.nonzero(sims >= RELATED)[0].tolist(), key=lambda r: (-sims[r], others[r]["id"]))
-        episodes = {entry.insight["episode"]["id"]}
-        chosen: list[int] = []
-        for row in order:
-            candidate = others[row]
-            if candidate["id"] in excluded or candidate["episode"]["id"] in episodes:
-                continue
-            if sims[row] >= DUPLICATE or any(other_vectors[row] @ other_vectors[c] >= DUPLICATE for c in chosen):
-                continue  # the same claim again is not a related insight
-            chosen.append(row)
-            episodes.add(candidate["episode"]["id"])
-            entry.related.append({**candidate, "similarity": round(float(sims[row]), 3)})
-            if len(chosen) == limit:
-                break
+        entry.related = related.choose(entry.insight, other_vectors[by_id[entry.id]], others, other_vectors,
+                                       excluded, limit, DUPLICATE)
 
 
 def rank(insights: list[dict[str, Any]], config: Config, paths: Paths, now: dt.datetime,
