@@ -339,6 +339,8 @@ def test_unusable_replies_are_rejected_as_invalid(reply):
      "name and a reporting verb"),
     ("In this episode we learn that university savings are mostly buildings rather than cash, so little is spendable.",
      "formula"),
+    ("She says university savings are mostly buildings rather than cash, so little of it can be spent at all.",
+     "formula"),  # who is "she"? not self-contained
     ("Should universities spend their huge reserves before asking for money? Bethan Owen is asked this today.",
      "asks a question"),
     ("Universities sit on huge reserves and should spend them before asking for more money, Bethan Owen says.",

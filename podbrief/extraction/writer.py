@@ -49,7 +49,7 @@ REPORTED = re.compile(r"^(?:(?:the )?(?:single )?most interesting idea (?:in|fro
                       r"asserts|maintains) that (?P<claim>.+))$", re.IGNORECASE)
 
 # Formula openers the reference style never uses, and phrases that echo the prompt.
-FORMULA = re.compile(r"^(?:(?:the|a|this) (?:speaker|guest|host|answer|passage|transcript)\b|in (?:this|the) "
+FORMULA = re.compile(r"^(?:(?:he|she|they|his|her|their)\b|(?:the|a|this) (?:speaker|guest|host|answer|passage|transcript)\b|in (?:this|the) "
                      r"(?:answer|passage|episode|podcast)\b|according to\b|(?:the )?(?:single )?most interesting idea\b|"
                      r"(?:the )?idea (?:is|here)\b|here is\b|newsletter\b)", re.IGNORECASE)
 ECHO = re.compile(r"<\s*/?\s*transcript|\b(?:most interesting idea|first sentence|second sentence|newsletter item|"
