@@ -18,7 +18,7 @@ from typing import Protocol
 from podbrief.engines.llm import neutralize
 from podbrief.extraction import grounding, passages
 
-PROMPT_VERSION = "2026-12-01.1"
+PROMPT_VERSION = "2026-12-01.2"
 MAX_SENTENCES = 3
 MIN_WORDS = 15
 MAX_WORDS = 70
