@@ -368,13 +368,12 @@ LABELLED = ROOT / "benchmarks" / "faithfulness" / "set.json"
 
 def word_rules(item: dict) -> str | None:
     """What the writer's word-level checks say of a labelled statement (None: it passes them)."""
-    from podbrief.extraction import grounding, writer
+    from podbrief.extraction import writer
 
     context = writer.Context(item["passage"], item["speaker"], item.get("question") or "", item.get("questioner"))
     statement = writer.lead_with_the_claim(item["statement"], item["speaker"])  # as the writer restates it
     return (writer.style_problem(statement, context)
-            or grounding.unsupported(statement, item["passage"], [item["speaker"]])
-            or writer.unsupported_sentence(statement, item["passage"], [item["speaker"]]))
+            or writer.unsupported(statement, item["passage"], [item["speaker"]]))
 
 
 def run_verifier(args: argparse.Namespace) -> None:

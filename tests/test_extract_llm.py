@@ -107,8 +107,7 @@ def test_an_instruction_inside_the_transcript_is_only_data(home, tmp_path):
     data = json.loads((FIXTURES / "transcript.json").read_text())
     transcript = stage.load_transcript(FIXTURES / "transcript.json")
     cut = passages.build_passages(transcript.segments)
-    first = structure.select(structure.shape(cut, transcript.duration), 1, transcript.duration,
-                             structure.hosts(cut, None))[0].passage
+    first = structure.select(structure.shape(cut, transcript.duration), 1, transcript.duration)[0].passage
     target = next(i for i, s in enumerate(data["segments"]) if s["start"] == first.segments[1].start)
     data["segments"][target]["text"] = INJECTION  # inside the first passage the model is shown
     hostile = tmp_path / "transcript.json"

@@ -4,8 +4,10 @@ Small models copy long inputs and drift on long outputs (NOTES, docs/extract.md)
 model sees one answer at a time, with the question it answers and the episode title as
 context, and writes one short item: the idea first, then the speaker's reason. Every
 prompt starts with the same system text and the same context block, so llama.cpp reuses
-the evaluated prefix: the verification question costs only its own tokens. The model answers in labelled lines (idea, reason, topics), which small models keep
-to far better than to style instructions; the insight is composed from them. The model's output is only ever parsed into text fields; nothing in it is acted upon.
+the evaluated prefix: the verification question costs only its own tokens. The model
+answers in labelled lines (idea, reason, topics), which small models keep to far better
+than to style instructions; the insight is composed from them. The model's output is only
+ever parsed into text fields; nothing in it is acted upon.
 """
 
 from __future__ import annotations
@@ -198,6 +200,12 @@ def style_problem(text: str, context: Context, strict: bool = True) -> str | Non
     return None
 
 
+def unsupported(text: str, answer: str, names: Sequence[str]) -> str | None:
+    """Why `text` is not grounded in `answer` (None when it is): as a whole (grounding.unsupported), then
+    sentence by sentence."""
+    return grounding.unsupported(text, answer, names) or unsupported_sentence(text, answer, names)
+
+
 def unsupported_sentence(text: str, answer: str, names: Sequence[str]) -> str | None:
     """A sentence of `text` that the answer does not support on its own: an invented second sentence
     ("They warn ...") hides behind a well-supported first one when support is counted over the whole text."""
@@ -220,4 +228,3 @@ def parse_topics(raw: str) -> list[str]:
         if tag and len(tag.split()) <= 4 and tag not in topics and not PLACEHOLDER_TAG.fullmatch(tag):
             topics.append(tag)
     return topics[:MAX_TOPICS]
-

@@ -100,12 +100,11 @@ def extract(transcript: Transcript, episode: dict[str, Any] | None, engine: writ
     names = speakers.name_speakers(transcript.segments, episode)
     cut = passages.build_passages(transcript.segments)
     shaped = structure.shape(cut, transcript.duration, episode, chapters)
-    hosts = structure.hosts(cut, episode)
-    candidates = structure.select(shaped, count, transcript.duration, hosts)[:count * ATTEMPTS_PER_INSIGHT]
+    candidates = structure.select(shaped, count, transcript.duration)[:count * ATTEMPTS_PER_INSIGHT]
     stats = Stats(passages=len(cut), roles=dict(Counter(item.role for item in shaped)))
     log.debug("%d segments, %.0f s -> %d passages %s (%d candidates); want %d insights",
               len(transcript.segments), transcript.duration, len(cut), stats.roles, len(candidates), count)
-    log.debug("speakers: %s; hosts: %s", names, [names[h] for h in hosts if h in names])
+    log.debug("speakers: %s; hosts: %s", names, sorted({names[s.passage.speaker] for s in shaped if s.by_host}))
     insights = []
     for item in candidates:
         if len(insights) >= count:
@@ -141,8 +140,7 @@ def _attempt(item: structure.Shaped, names: dict[str | None, str], engine: write
             if retry:
                 _drop(stats, rejected.reason, f"{where}: {rejected}")
             continue
-        problem = (grounding.unsupported(draft.text, passage.text, names.values())
-                   or writer.unsupported_sentence(draft.text, passage.text, list(names.values())))
+        problem = writer.unsupported(draft.text, passage.text, list(names.values()))
         quote = grounding.locate(grounding.choose_quote(draft.text, passage.text), passage.segments)
         if problem or quote is None:
             _drop(stats, "ungrounded", f"{where}: {problem or 'no quote found in the transcript'}: {draft.text!r}")

@@ -23,7 +23,7 @@ from rich.markup import escape
 
 from podbrief import models, related
 from podbrief.config import Config
-from podbrief.extraction import grounding, writer
+from podbrief.extraction import writer
 from podbrief.render import clean
 from podbrief.stages import Budget
 from podbrief.store import Paths
@@ -96,8 +96,7 @@ def polish_one(engine: writer.Engine, insight: dict[str, Any]) -> tuple[str | No
     why = ""
     try:
         text = writer.clean_text(engine.complete(engine.prompt(chat), max_tokens=130), context)
-        problem = (grounding.unsupported(text, context.answer, names)
-                   or writer.unsupported_sentence(text, context.answer, names) or _poorer(text, insight["text"], context))
+        problem = writer.unsupported(text, context.answer, names) or _poorer(text, insight["text"], context)
         if problem:
             raise writer.Rejected("ungrounded", problem)
         faithful = writer.verify(engine, context, text)
