@@ -265,9 +265,12 @@ def _run(jobs: list[Job], model: models.ResolvedModel, config: Config, console: 
         tasks: dict[str, TaskID] = {}
         started: dict[str, float] = {}
         audio_done: dict[str, float] = {}
+        finished: set[str] = set()  # a worker's last events can arrive after its result
         begun = time.monotonic()
 
         def on_progress(key: str, done: float, total: float) -> None:
+            if key in finished:
+                return
             if key not in tasks:
                 tasks[key] = bars.add_task(escape(clean(titles.get(key, key))[:50]), total=None, rtf="")
                 started[key] = time.monotonic()
@@ -280,6 +283,7 @@ def _run(jobs: list[Job], model: models.ResolvedModel, config: Config, console: 
                    else _run_pool(jobs, model, engine_settings, speakers, workers, budget, on_progress))
         for job, outcome in results:
             bars.advance(overall)
+            finished.add(job.key)
             if job.key in tasks:
                 bars.remove_task(tasks[job.key])
             yield job, outcome
