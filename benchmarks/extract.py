@@ -84,7 +84,7 @@ SELECTORS: dict[str, Selector] = {
     "longest": lambda ps, n, d, rng: sorted(eligible(ps), key=lambda p: -p.words)[:n],
     "score": lambda ps, n, d, rng: sorted(eligible(ps), key=lambda p: -P.passage_score(p))[:n],
     "podcast shape + score + spread (used)": lambda ps, n, d, rng: [
-        s.passage for s in structure.select(structure.shape(ps, d), n, d, structure.hosts(ps, None))[:n]],
+        s.passage for s in structure.select(structure.shape(ps, d), n, d)[:n]],
 }
 
 

@@ -165,7 +165,7 @@ def run_polish(args: argparse.Namespace) -> None:
     engine = _polish_engine(args.model, args.threads)
     records, dropped, seconds = [], 0, []
     for record in source["insights"][:args.limit]:
-        insight = {"id": "x", "text": record["text"], "speaker": record["speaker"], "context": record["context"],
+        insight = {"id": "x", "text": relabelled(record["text"]), "speaker": record["speaker"], "context": record["context"],
                    "episode": {"title": _title(record["episode"])}, "scores": dict(record.get("scores") or {})}
         started = time.monotonic()
         outcome, text = polish.polish_one(engine, insight)
@@ -173,7 +173,7 @@ def run_polish(args: argparse.Namespace) -> None:
         if outcome is None:
             dropped += 1
             continue
-        records.append({**record, "text": text, "polish": outcome, "draft": record["text"]})
+        records.append({**record, "text": text, "polish": outcome, "draft": insight["text"]})
     print(f"polished {len(records)} ({Counter(r['polish'] for r in records)}), dropped {dropped}; "
           f"median {statistics.median(seconds):.1f} s per finalist")
     save(args.name, {"variant": args.name, "model": args.model, "from": args.source, "dropped": dropped,
@@ -211,7 +211,8 @@ def run_brief(args: argparse.Namespace) -> None:
         transcripts[name] = segments
         audio += duration
         if source:
-            pool += [r["insight"] for r in source["insights"] if r["episode"] == name]
+            pool += [{**r["insight"], "text": relabelled(r["insight"]["text"])}
+                     for r in source["insights"] if r["episode"] == name]
             continue
         started = time.monotonic()
         insights, _ = stage.extract(stage.Transcript(segments, duration, "0" * 64, name), meta, engine,
@@ -251,13 +252,14 @@ def run_brief(args: argparse.Namespace) -> None:
 def run_blind(args: argparse.Namespace) -> None:
     """One numbered, shuffled list of every insight of the given runs; the key to unshuffle it apart."""
     items = []
-    for name in args.runs:
+    for spec in args.runs:  # RUN, or RUN:N for its first N insights (anchors already judged in another list)
+        name, _, count = spec.partition(":")
         run = json.loads((RUNS / f"{name}.json").read_text())
-        items += [(name, i, r) for i, r in enumerate(run["insights"][:args.per_variant])]
+        items += [(name, i, r) for i, r in enumerate(run["insights"][:int(count or args.per_variant)])]
     random.Random(args.seed).shuffle(items)
     blind, key = [], []
     for number, (name, index, record) in enumerate(items, start=1):
-        blind.append({"n": number, "insight": record["text"], "speaker": record["speaker"],
+        blind.append({"n": number, "insight": relabelled(record["text"]), "speaker": record["speaker"],
                       "quote": record["quote"], "transcript": record["transcript"]})
         key.append({"n": number, "variant": name, "index": index})
     Path(args.out).write_text(json.dumps(blind, indent=1, ensure_ascii=False))
@@ -265,13 +267,27 @@ def run_blind(args: argparse.Namespace) -> None:
     print(f"{len(blind)} items -> {args.out} (key beside it)")
 
 
+def relabelled(text: str) -> str:
+    """The text as the writer's parser gives it since 2026-12-01.1's fix for labels written mid-line
+    (" Reason: ...", " Topics: ..."): runs made before it kept such labels in the text."""
+    return re.sub(r"\s+Reason:\s+", " ", re.split(r"\s+Topics?:\s", text)[0]).strip()
+
+
 def judged_tables() -> None:
-    """F/S/W/G per variant from every judged file (benchmarks/quality/judged/*.json + its .key.json)."""
+    """F/S/W/G per variant from every judged file: NAME.judged.WHO.json beside the blind list NAME.json and
+    its key NAME.key.json (one list can be split between several judges)."""
     rows: dict[str, list[dict]] = {}
-    for path in sorted(JUDGED.glob("*.judged.json")):
-        key = {k["n"]: k for k in json.loads(path.with_name(path.name.replace(".judged", ".key")).read_text())}
+    first: dict[tuple[str, int], dict] = {}
+    twice: list[tuple[dict, dict]] = []  # anchors: one insight judged in two lists, by two readers
+    for path in sorted(JUDGED.glob("*.judged.*.json")):
+        key = {k["n"]: k for k in json.loads((JUDGED / f"{path.name.split('.judged.')[0]}.key.json").read_text())}
         for grade in json.loads(path.read_text()):
-            rows.setdefault(key[grade["n"]]["variant"], []).append(grade)
+            which = (key[grade["n"]]["variant"], key[grade["n"]]["index"])
+            if which in first:
+                twice.append((first[which], grade))
+                continue
+            first[which] = grade
+            rows.setdefault(which[0], []).append(grade)
     if not rows:
         return
     print("\nJudged blind (QUALITY.md rubric)\n")
@@ -286,6 +302,11 @@ def judged_tables() -> None:
         grade_values = [float(g["G"]) for g in grades]
         print(f"| {variant} | {n} | {share('F')} | {share('S')} | {share('W')} | {statistics.mean(grade_values):.2f} "
               f"| {100 * sum(v >= 4 for v in grade_values) / n:.0f}% |")
+    if twice:
+        agree = {field: sum(a[field] == b[field] for a, b in twice) / len(twice) for field in "FSW"}
+        gap = statistics.mean(abs(float(a["G"]) - float(b["G"])) for a, b in twice)
+        print(f"\n{len(twice)} anchors judged by two readers: F agrees {100 * agree['F']:.0f}%, S {100 * agree['S']:.0f}%, "
+              f"W {100 * agree['W']:.0f}%; mean grade difference {gap:.2f}")
 
 
 # --- automatic figures ----------------------------------------------------------------------------
@@ -300,8 +321,8 @@ def auto_tables() -> None:
 
     print("\nAutomatic figures\n")
     print("| variant | model | insights | per audio hour | s per audio hour | grounded | copy | "
-          "top opening share | from intro/outro/ad/question |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "top opening share | opens with the speaker's name | from intro/outro/ad/question |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for path in sorted(RUNS.glob("*.json")):
         run = json.loads(path.read_text())
         insights = run["insights"]
@@ -313,10 +334,11 @@ def auto_tables() -> None:
         copies = sum(grounding.copy_ratio(r["text"], r["quote"]) > grounding.COPY_MAX for r in insights)
         top_open = Counter(opening(r["text"]) for r in insights).most_common(1)[0]
         edges = sum(_edge_role(r) for r in insights)
+        named_first = sum(r["text"].lower().startswith(r["speaker"].lower()) for r in insights)
         n = len(insights)
         print(f"| {run['variant']} | {run['model']} | {n} | {n / audio * 3600:.1f} | {seconds / audio * 3600:.0f} | "
               f"{100 * grounded / n:.0f}% | {100 * copies / n:.0f}% | {100 * top_open[1] / n:.0f}% "
-              f"('{top_open[0]}') | {100 * edges / n:.0f}% |")
+              f"('{top_open[0]}') | {100 * named_first / n:.0f}% | {100 * edges / n:.0f}% |")
 
 
 _ROLES: dict[str, dict] = {}
@@ -341,20 +363,30 @@ def _edge_role(record: dict) -> bool:
 # --- the verifier on the labelled set ---------------------------------------------------------------
 
 
-def run_verifier(args: argparse.Namespace) -> None:
-    from podbrief.extraction import grounding, writer
+LABELLED = ROOT / "benchmarks" / "faithfulness" / "set.json"
 
-    items = json.loads((ROOT / "benchmarks" / "faithfulness" / "set.json").read_text())
+
+def word_rules(item: dict) -> str | None:
+    """What the writer's word-level checks say of a labelled statement (None: it passes them)."""
+    from podbrief.extraction import writer
+
+    context = writer.Context(item["passage"], item["speaker"], item.get("question") or "", item.get("questioner"))
+    statement = writer.lead_with_the_claim(item["statement"], item["speaker"])  # as the writer restates it
+    return (writer.style_problem(statement, context)
+            or writer.unsupported(statement, item["passage"], [item["speaker"]]))
+
+
+def run_verifier(args: argparse.Namespace) -> None:
+    from podbrief.extraction import writer
+
+    items = json.loads(LABELLED.read_text())
     engine = _polish_engine(args.model, args.threads)
     results = []
     started = time.monotonic()
     for item in items:
         context = writer.Context(item["passage"], item["speaker"], item.get("question") or "", item.get("questioner"))
-        p = writer.verify(engine, context, item["statement"])
-        rule = (writer.style_problem(item["statement"], context)
-                or grounding.unsupported(item["statement"], item["passage"], [item["speaker"]])
-                or writer.unsupported_sentence(item["statement"], item["passage"], [item["speaker"]]))
-        results.append({"id": item["id"], "label": item["label"], "p_yes": round(p, 4), "rule": rule})
+        results.append({"id": item["id"], "label": item["label"],
+                        "p_yes": round(writer.verify(engine, context, item["statement"]), 4)})
     seconds = (time.monotonic() - started) / len(items)
     (HERE / f"verifier-{args.model}.json").write_text(json.dumps(results, indent=1))
     print(f"{len(items)} statements, {seconds:.1f} s per check")
@@ -362,38 +394,37 @@ def run_verifier(args: argparse.Namespace) -> None:
 
 
 def verifier_table(results: list[dict], model: str) -> None:
-    """Precision/recall of 'unfaithful' detection (positive = the check rejects) at several thresholds."""
-    def score(reject: list[bool]) -> tuple[float, float, float]:
-        bad = [r["label"] != "faithful" for r in results]
-        tp = sum(a and b for a, b in zip(reject, bad))
-        precision = tp / max(sum(reject), 1)
-        recall = tp / max(sum(bad), 1)
-        kept = [not r for r in reject]
-        faithful_kept = sum(k and not b for k, b in zip(kept, bad)) / max(sum(kept), 1)
-        return precision, recall, faithful_kept
+    """How well each check rejects the unfaithful statements of the labelled set (positive = rejected)."""
+    from podbrief.extraction import writer
 
-    print(f"\nVerifier on the labelled set ({len(results)} statements, {model}): rejecting = positive\n")
-    print("| check | precision | recall | faithful share of what passes |")
-    print("|---|---|---|---|")
-    print("| none | - | 0% | {:.0f}% |".format(100 * sum(r['label'] == 'faithful' for r in results) / len(results)))
+    items = {item["id"]: item for item in json.loads(LABELLED.read_text())}
+    results = [{**r, "rule": word_rules(items[r["id"]])} for r in results]
+    bad = [r["label"] != "faithful" for r in results]
+
+    def row(name: str, reject: list[bool]) -> str:
+        caught = sum(a and b for a, b in zip(reject, bad))
+        kept = [not r for r in reject]
+        faithful_kept = sum(k and not b for k, b in zip(kept, bad))
+        return (f"| {name} | {100 * caught / max(sum(reject), 1):.0f}% | {100 * caught / sum(bad):.0f}% | "
+                f"{100 * faithful_kept / (len(bad) - sum(bad)):.0f}% | {100 * faithful_kept / max(sum(kept), 1):.0f}% |")
+
+    print(f"\nChecks on the labelled faithfulness set ({len(results)} statements, {model}; positive = rejected)\n")
+    print("| check | precision | recall (unfaithful caught) | faithful kept | faithful share of what passes |")
+    print("|---|---|---|---|---|")
+    print(row("none", [False] * len(results)))
     rules = [bool(r["rule"]) for r in results]
-    p, r, f = score(rules)
-    print(f"| rules only (style, grounding, per-sentence support) | {100 * p:.0f}% | {100 * r:.0f}% | {100 * f:.0f}% |")
-    for threshold in (0.3, 0.5, 0.7, 0.9):
+    print(row("word rules (style, grounding, per-sentence support)", rules))
+    for threshold in sorted({0.5, 0.6, 0.7, 0.8, writer.FAITHFUL_MIN}):
         model_only = [x["p_yes"] < threshold for x in results]
-        p, r, f = score(model_only)
-        print(f"| model P(yes) < {threshold} | {100 * p:.0f}% | {100 * r:.0f}% | {100 * f:.0f}% |")
-        both = [a or b for a, b in zip(rules, model_only)]
-        p, r, f = score(both)
-        print(f"| rules or P(yes) < {threshold} | {100 * p:.0f}% | {100 * r:.0f}% | {100 * f:.0f}% |")
-    by_label: dict[str, list[float]] = {}
-    for x in results:
-        by_label.setdefault(x["label"], []).append(x["p_yes"])
-    print("\n| label | n | mean P(yes) | caught by rules |")
-    print("|---|---|---|---|")
-    for label, values in sorted(by_label.items()):
-        caught = sum(bool(x["rule"]) for x in results if x["label"] == label)
-        print(f"| {label} | {len(values)} | {statistics.mean(values):.2f} | {caught} |")
+        used = " (used)" if threshold == writer.FAITHFUL_MIN else ""
+        print(row(f"model P(yes) < {threshold}{used}", model_only))
+        print(row(f"word rules or P(yes) < {threshold}{used}", [a or b for a, b in zip(rules, model_only)]))
+    print(f"\n| label | n | mean P(yes) | caught by word rules | caught by P(yes) < {writer.FAITHFUL_MIN} |")
+    print("|---|---|---|---|---|")
+    for label in sorted({r["label"] for r in results}):
+        group = [r for r in results if r["label"] == label]
+        print(f"| {label} | {len(group)} | {statistics.mean(r['p_yes'] for r in group):.2f} | "
+              f"{sum(bool(r['rule']) for r in group)} | {sum(r['p_yes'] < writer.FAITHFUL_MIN for r in group)} |")
 
 
 def report() -> None:

@@ -1,6 +1,10 @@
 """Benchmark for `podbrief rank`: related-insight grouping, duplicate and interest thresholds, speed.
 
 Prints Markdown tables:
+0. The real set (tests/fixtures/related/real/: Practical AI and QMSum insights, pairs labelled by
+   reading): precision and recall of "related" on the held-out pairs for the e5 baseline and the
+   relation podbrief/related.py uses, each at its calibrated threshold; with --stance MODEL also
+   the stance check (accuracy of the labels it would show, and its per-brief cost).
 1. Pairwise "related" decisions on the labelled QMSum set (tests/fixtures/related/, built by
    build_related_set.py): precision and recall of each method on the held-out split, each
    at the threshold that maximises F1 on the calibration split (e5 passage is what rank uses,
@@ -11,9 +15,11 @@ Prints Markdown tables:
 3. The semantic interest match (rank.INTEREST_RAMP) on crafted insight/interest labels.
 4. Ranking 1,000 synthetic insights end to end: cold (embedding every text) and warm (cache).
 
-Usage: flock /tmp/podbrief-bench.lock python benchmarks/related.py [--gguf MODEL.gguf]
+Usage: flock /tmp/podbrief-bench.lock python benchmarks/related.py [--gguf MODEL.gguf] [--stance MODEL]
 --gguf adds llama.cpp mean-pooled embeddings from a local GGUF LLM to table 1 (slow: about
-1 s per text for Qwen2.5-Coder-0.5B on 2 cores).
+1 s per text for Qwen2.5-Coder-0.5B on 2 cores). --stance runs the stance check with an LLM
+(a registry name such as qwen2.5-0.5b, or a .gguf) at 1 thread on the 151 related pairs (two
+prompts each: about 10 minutes for the 0.5B model on a shared 2-core machine).
 """
 
 from __future__ import annotations
@@ -33,16 +39,138 @@ from rapidfuzz import fuzz
 from rapidfuzz.process import cdist
 
 from podbrief import config as configmod
+from podbrief import models, related
 from podbrief.engines import embed
 from podbrief.stages import rank
 from podbrief.store import Paths, atomic_write_json
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "related"
 E5 = embed.E5Embedder()
+STANCE_PRECISION = 0.8  # a stance is shown only at a P(yes) where it was right this often on calibration
+BRIEF = (5, 3)  # rank.top x rank.related: the related entries a brief can hold, for the per-brief cost
 
 
 def load(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+# --- 0. the real set ----------------------------------------------------------------------
+
+
+def real_pairs() -> tuple[dict[str, dict], list[dict]]:
+    """The real set's insights by key, and its labelled pairs with their e5 cosine and topic overlap."""
+    insights = {i["key"]: i for i in load("real/insights")["insights"]}
+    keys = list(insights)
+    vectors = dict(zip(keys, E5.passages([insights[k]["text"] for k in keys])))
+    pairs = load("real/pairs")["pairs"]
+    for pair in pairs:
+        a, b = insights[pair["a"]], insights[pair["b"]]
+        pair["cosine"] = float(vectors[pair["a"]] @ vectors[pair["b"]])
+        pair["overlap"] = related.topic_overlap(a, b)
+        pair["same_show"] = a["episode"]["show"] == b["episode"]["show"]
+    return insights, pairs
+
+
+def _split(pairs: list[dict], name: str, score: Callable[[dict], float]) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    chosen = [p for p in pairs if p["split"] == name]
+    return (np.array([score(p) for p in chosen]), np.array([int(p["label"] == "related") for p in chosen]), chosen)
+
+
+def real_related_table(pairs: list[dict]) -> None:
+    held = [p for p in pairs if p["split"] == "heldout"]
+    positives = [p for p in held if p["label"] == "related"]
+    print(f"## Related on the real set (held-out: {len(held)} pairs, {len(positives)} related of which "
+          f"{sum(not p['same_show'] for p in positives)} across shows; "
+          f"{sum(p['label'] == 'unrelated' and p['same_show'] for p in held)} hard negatives from the same show)\n")
+    print("| method | threshold | precision | recall | F1 | false pos. same show | false pos. other show |")
+    print("|---|---|---|---|---|---|---|")
+    shipped = f"e5 + {related.TOPIC_WEIGHT} x topic overlap (podbrief/related.py)"
+    methods: list[tuple[str, Callable[[dict], float], float | None]] = [
+        ("e5 cosine (baseline), calibrated", lambda p: p["cosine"], None),
+        ("e5 cosine at rank.RELATED (before)", lambda p: p["cosine"], rank.RELATED),
+        ("topic overlap alone, calibrated", lambda p: p["overlap"], None),
+        *[(f"e5 + {w} x topic overlap, calibrated", lambda p, w=w: p["cosine"] + w * p["overlap"], None)
+          for w in (0.1, 0.2)],
+        (shipped, lambda p: p["cosine"] + related.TOPIC_WEIGHT * p["overlap"], related.THRESHOLD),
+    ]
+    for name, score, threshold in methods:
+        if threshold is None:
+            threshold = best_threshold(*_split(pairs, "calibration", score)[:2])
+        scores, labels, chosen = _split(pairs, "heldout", score)
+        precision, recall = precision_recall(scores, labels, threshold)
+        wrong = [p for p, s, y in zip(chosen, scores, labels) if s >= threshold and not y]
+        print(f"| {name} | {threshold:.3f} | {precision:.2f} | {recall:.2f} | {f1(precision, recall):.2f} "
+              f"| {sum(p['same_show'] for p in wrong)} | {sum(not p['same_show'] for p in wrong)} |")
+    print()
+
+
+def shown_table(insights: dict[str, dict], pairs: list[dict]) -> None:
+    """What a reader would see: every insight of the set as a top item, with up to BRIEF[1] related insights
+    chosen from all the others (podbrief/related.py's choice rules), judged by the labels (pooled pairs included)."""
+    keys = list(insights)
+    others = [insights[k] for k in keys]
+    vectors = E5.passages([i["text"] for i in others])
+    labels = {frozenset((p["a"], p["b"])): p["label"] for p in pairs}
+    print(f"## Related insights as shown: each of the {len(keys)} insights as a top item, up to {BRIEF[1]} related "
+          f"from the rest\n")
+    print("| method | shown | judged related | judged unrelated | unjudged | precision | top items with any |")
+    print("|---|---|---|---|---|---|---|")
+    baseline = best_threshold(*_split(pairs, "calibration", lambda p: p["cosine"])[:2])
+    for name, weight, threshold in (("e5 cosine (baseline), calibrated", 0.0, baseline),
+                                    ("e5 cosine at rank.RELATED (before)", 0.0, rank.RELATED),
+                                    ("podbrief/related.py", related.TOPIC_WEIGHT, related.THRESHOLD)):
+        verdicts, with_any = [], 0
+        for row, key in enumerate(keys):
+            chosen = related.choose(others[row], vectors[row], others, vectors, set(), BRIEF[1], rank.DUPLICATE,
+                                    weight, threshold)
+            with_any += bool(chosen)
+            verdicts += [labels.get(frozenset((key, entry["key"])), "unjudged") for entry in chosen]
+        judged = [v for v in verdicts if v != "unjudged"]
+        precision = f"{judged.count('related') / len(judged):.2f}" if judged else "-"
+        print(f"| {name} | {len(verdicts)} | {judged.count('related')} | {judged.count('unrelated')} "
+              f"| {verdicts.count('unjudged')} | {precision} | {with_any} |")
+    print()
+
+
+def stance_table(insights: dict[str, dict], pairs: list[dict], model: str) -> None:
+    """The stance check on every related pair: the P(yes) threshold per label from the calibration pairs,
+    the accuracy of the labels it would show on the held-out ones, and the cost per brief."""
+    from podbrief.engines.llm import LLM
+
+    with tempfile.TemporaryDirectory() as home:
+        paths = Paths(Path(home))
+        engine = LLM(models.resolve("llm", model, paths), paths, threads=1, context_size=1024)
+        ranked = [p for p in pairs if p["label"] == "related"]
+        for pair in ranked:
+            a, b = insights[pair["a"]]["text"], insights[pair["b"]]["text"]
+            pair["p"] = {label: related.stance_probability(engine, a, b, label) for label in related.STANCES}
+    print(f"## Stance check ({engine.name}, 1 thread; shown at the lowest P(yes) that was right >= "
+          f"{STANCE_PRECISION:.0%} on calibration)\n")
+    print("| stance | labelled (held-out) | threshold | shown | right | accuracy of shown | recall |")
+    print("|---|---|---|---|---|---|---|")
+    for label in related.STANCES:
+        calibration = [(p["p"][label], p["stance"] == label) for p in ranked if p["split"] == "calibration"]
+        threshold = next((t for t, _ in sorted(calibration) if _precision_at(calibration, t) >= STANCE_PRECISION
+                          and sum(1 for s, _ in calibration if s >= t) >= 3), None)
+        held = [(p["p"][label], p["stance"] == label) for p in ranked if p["split"] == "heldout"]
+        truth = sum(1 for _, right in held if right)
+        if threshold is None:
+            print(f"| {label} | {truth} | none reaches it | 0 | 0 | - | 0.00 |")
+            continue
+        shown = [right for s, right in held if s >= threshold]
+        accuracy = f"{sum(shown) / len(shown):.2f}" if shown else "-"
+        print(f"| {label} | {truth} | {threshold:.3f} | {len(shown)} | {sum(shown)} | {accuracy} "
+              f"| {sum(shown) / max(truth, 1):.2f} |")
+    per_prompt = engine.usage.seconds / max(engine.usage.calls, 1)
+    prompts = 2 * BRIEF[0] * BRIEF[1]
+    print(f"\nCost: {per_prompt:.2f} s per prompt ({engine.usage.prompt_tokens / max(engine.usage.calls, 1):.0f} "
+          f"prompt tokens); a brief of {BRIEF[0]} items x {BRIEF[1]} related asks at most {prompts} prompts, "
+          f"about {prompts * per_prompt:.0f} s.\n")
+
+
+def _precision_at(scored: list[tuple[float, bool]], threshold: float) -> float:
+    shown = [right for s, right in scored if s >= threshold]
+    return sum(shown) / len(shown) if shown else 0.0
 
 
 # --- 1. related grouping ---------------------------------------------------------------
@@ -250,9 +378,15 @@ def speed_table(count: int = 1000) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gguf", help="also measure llama.cpp embeddings of this GGUF model")
-    gguf = parser.parse_args().gguf
-    if gguf:
-        METHODS[f"llama.cpp mean pooling ({Path(gguf).stem})"] = gguf_similarity(gguf)
+    parser.add_argument("--stance", help="also measure the stance check with this LLM (slow)")
+    arguments = parser.parse_args()
+    if arguments.gguf:
+        METHODS[f"llama.cpp mean pooling ({Path(arguments.gguf).stem})"] = gguf_similarity(arguments.gguf)
+    real_insights, labelled = real_pairs()
+    real_related_table(labelled)
+    shown_table(real_insights, labelled)
+    if arguments.stance:
+        stance_table(real_insights, labelled, arguments.stance)
     related_table()
     duplicate_table()
     interest_table()

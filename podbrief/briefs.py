@@ -73,9 +73,16 @@ def sources(paths: Paths) -> set[tuple[str, str]]:
 
 
 def save(paths: Paths, brief: Brief) -> Path:
-    """Store `brief` atomically and refresh the Atom feed of past briefs."""
-    path = brief_file(paths, dt.date.fromisoformat(brief["date"]))
-    atomic_write_json(path, check(brief, str(path)))
-    recent = [load(paths, date) for date in stored_dates(paths)[:ATOM_ENTRIES]]
-    atomic_write_text(atom_file(paths), render.atom(recent))
+    """Store `brief` atomically and refresh the Atom feed of past briefs.
+
+    The feed is rendered first: a brief that cannot be rendered is not stored, so the next
+    run makes it again instead of finding "nothing new".
+    """
+    date = dt.date.fromisoformat(brief["date"])
+    path = brief_file(paths, date)
+    check(brief, str(path))
+    others = [load(paths, day) for day in stored_dates(paths)[:ATOM_ENTRIES + 1] if day != date]
+    atom = render.atom(sorted([brief, *others], key=lambda b: b["date"], reverse=True)[:ATOM_ENTRIES])
+    atomic_write_json(path, brief)
+    atomic_write_text(atom_file(paths), atom)
     return path

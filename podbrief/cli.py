@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import sqlite3
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +32,8 @@ from podbrief.stages import Budget
 from podbrief.stages import fetch as fetch_stage
 from podbrief.stages import rank as rank_stage
 from podbrief.stages import today as today_stage
-from podbrief.store import Index, Paths, atomic_write_bytes, atomic_write_text, run_lock
+from podbrief.store import Index, Paths, atomic_write_bytes, atomic_write_text, run_lock, storage_error
+from podbrief.store import reindex as reindex_files
 
 
 class _Group(TyperGroup):
@@ -43,12 +46,14 @@ class _Group(TyperGroup):
             raise
         except NothingNew as exc:  # a status, not a failure: no "error:", and silent under --quiet (cron)
             if not getattr(ctx.obj, "quiet", False):
-                typer.echo(f"podbrief: {exc}", err=True)
+                typer.echo(f"podbrief: {render.clean(exc)}", err=True)
             raise typer.Exit(int(exc.exit_status)) from None
-        except PodbriefError as exc:
+        # OSError and sqlite3.Error that no stage turned into a PodbriefError: the disk under the data directory
+        except (PodbriefError, OSError, sqlite3.Error) as exc:
             if getattr(ctx.obj, "debug", False):
                 raise
-            _fail(str(exc), exc.exit_status)
+            error = exc if isinstance(exc, PodbriefError) else storage_error(exc)
+            _fail(str(error), error.exit_status)
         except KeyboardInterrupt:
             _fail("interrupted", ExitStatus.INTERRUPTED)
         except Exception as exc:  # a bug: one line unless --debug
@@ -58,7 +63,7 @@ class _Group(TyperGroup):
 
 
 def _fail(message: str, status: ExitStatus) -> None:
-    typer.echo(f"podbrief: error: {message}", err=True)
+    typer.echo(f"podbrief: error: {render.clean(message)}", err=True)
     raise typer.Exit(int(status))
 
 
@@ -140,10 +145,10 @@ def init(ctx: typer.Context, force: bool = typer.Option(False, "--force", help="
 
 @app.command()
 def reindex(ctx: typer.Context) -> None:
-    """Rebuild the SQLite index from the files in the data directory."""
+    """Rebuild the SQLite index from the files in the data directory (a corrupt index is replaced)."""
     rt = runtime(ctx)
-    with rt.index() as index:
-        feeds, episodes = index.rebuild()
+    with run_lock(rt.paths):
+        feeds, episodes = reindex_files(rt.paths)
     rt.err.print(f"Reindexed {feeds} feeds and {episodes} episodes.", markup=False)
 
 
@@ -169,7 +174,7 @@ def _shows_table(shows: list[directory.Show], first_column: tuple[str, list[str]
 def _warn(rt: Runtime, lines: list[str], label: str = "warning") -> None:
     """One stderr line each, "podbrief: warning: ..." (or "note"); the text is never parsed as markup."""
     for line in lines:
-        rt.err.print(Text(f"podbrief: {label}: {line}", style="red" if label == "warning" else "yellow"),
+        rt.err.print(Text(f"podbrief: {label}: {render.clean(line)}", style="red" if label == "warning" else "yellow"),
                      soft_wrap=True)
 
 
@@ -204,6 +209,8 @@ def add(
     """
     rt = runtime(ctx)
     config = rt.config()
+    if not url.strip():
+        raise UsageError("the feed URL is empty: give a feed URL or a show's name")
     if not directory.is_url(url):
         found = directory.search(config, url)
         _warn(rt, found.problems)
@@ -268,7 +275,7 @@ def remove(ctx: typer.Context, feed: str = typer.Argument(..., help="Feed ID or 
     rt = runtime(ctx)
     with run_lock(rt.paths):
         record = fetch_stage.unsubscribe(rt.paths, feed)
-    rt.err.print(f"Unsubscribed from {record['name'] or record['title'] or record['url']}.", markup=False)
+    rt.err.print(f"Unsubscribed from {render.clean(record['name'] or record['title'] or record['url'])}.", markup=False)
 
 
 @app.command()
@@ -284,7 +291,7 @@ def feeds(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     table.add_column("URL", overflow="fold")
     for feed in summaries:
         status = feed["last_status"] or "not fetched yet"
-        table.add_row(*(Text(str(cell)) for cell in (
+        table.add_row(*(Text(render.clean(cell)) for cell in (
             feed["name"] or feed["title"] or "", f"{feed['fetched']}/{feed['episodes']}",
             f"{status}: {feed['error']}" if feed["error"] else status, feed["last_checked"] or "",
             feed["id"], feed["url"])))
@@ -303,7 +310,7 @@ def import_opml(ctx: typer.Context, file: Path = typer.Argument(..., help="An OP
     with run_lock(rt.paths):
         added, skipped = fetch_stage.import_outlines(rt.paths, outlines)
     for note in skipped:
-        rt.err.print(f"skipped: {note}", markup=False)
+        rt.err.print(f"skipped: {render.clean(note)}", markup=False)
     rt.err.print(f"Imported {len(added)} of {len(outlines)} feeds.", markup=False)
 
 
@@ -497,11 +504,18 @@ def brief(
     date: Optional[str] = typer.Option(None, "--date", help="The day (YYYY-MM-DD); default: the latest brief."),
     as_json: bool = JsonOpt, markdown: bool = MarkdownOpt, html: bool = HtmlOpt,
     output: Optional[Path] = OutputOpt, explain: bool = ExplainOpt,
+    resend: bool = typer.Option(False, "--deliver", help="Deliver it again as brief.deliver says (e.g. after exit 10)."),
 ) -> None:
-    """Show a stored brief again (no processing, no delivery)."""
+    """Show a stored brief again (no processing), or deliver it again with --deliver.
+
+    Exit status: 0 shown or delivered; 10 the delivery failed again.
+    """
     rt = runtime(ctx)
     stored = briefs.load(rt.paths, today_stage.parse_date(date)) if date else briefs.latest(rt.paths)
-    _show_brief(rt, stored, as_json, markdown, html, output, explain)
+    if resend:
+        rt.err.print(today_stage.resend(stored, rt.config()), markup=False)
+    else:
+        _show_brief(rt, stored, as_json, markdown, html, output, explain)
 
 
 @app.command()
@@ -627,6 +641,40 @@ def models_command(
                          "or reinstall its packages)")
 
 
+@app.command()
+def speakers(
+    ctx: typer.Context,
+    rename: Optional[tuple[str, str]] = typer.Option(None, "--rename", metavar="OLD NEW",
+                                                     help="Rename a remembered speaker."),
+    forget: Optional[str] = typer.Option(None, "--forget", metavar="NAME", help="Delete a speaker's voiceprints."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List the speakers whose voices podbrief remembers per show (personal data, kept only here).
+
+    Exit status: 0 ok; 2 both --rename and --forget; 7 no voiceprint has that name.
+    """
+    from podbrief import voiceprints
+
+    rt = runtime(ctx)
+    if rename and forget:
+        raise UsageError("--rename and --forget: one at a time")
+    if rename or forget:
+        old, new = rename or (forget, None)
+        count = voiceprints.change(rt.paths, old, new)
+        rt.err.print(Text(f"{'Renamed' if new else 'Forgot'} {count} voiceprint(s) of {old}"))
+        return
+    rows = voiceprints.listing(rt.paths)
+    if as_json:
+        rt.print_json(rows)
+        return
+    shows = {feed["id"]: feed["name"] or feed["title"] or feed["id"] for feed in fetch_stage.feed_summaries(rt.paths)}
+    table = Table("Speaker", "Show", "Episodes", "Model", "Updated")
+    for row in rows:
+        table.add_row(*(Text(str(cell)) for cell in (row["name"], shows.get(row["feed_id"], row["feed_id"]),
+                                                     row["episodes"], row["model"], row["updated"])))
+    rt.out.print(table)
+
+
 # --- extract (podbrief.stages.extract) ---------------------------------------------------
 
 
@@ -675,6 +723,11 @@ def extract(
                              + "; ".join(f"{k}: {v}" for k, v in report.failed.items()))
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends a run the way Ctrl-C does: cleanly, workers included
+
+
 def main() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _terminate)
     app()

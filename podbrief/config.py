@@ -18,6 +18,7 @@ import yaml
 from podbrief.errors import ConfigError
 
 ENV_PREFIX = "PODBRIEF_"
+POSITIVE = {"network.timeout", "network.total_timeout"}  # 0 would make every request fail at once
 Config = dict[str, dict[str, Any]]
 
 
@@ -41,6 +42,15 @@ def expect_choice(config: Config, key: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ConfigError(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+def _parse(text: str) -> Any:
+    """yaml.safe_load, refusing anchors and aliases: a kilobyte of nested aliases expands to gigabytes."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.MarkedYAMLError(problem="anchors and aliases (&name, *name) are not allowed in the config",
+                                       problem_mark=event.start_mark)
+    return yaml.safe_load(text)
 
 
 def _key_lines(text: str) -> dict[str, int]:
@@ -83,6 +93,8 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
     # A key whose default is negative (llm.gpu_layers: -1 = all) may be negative.
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0 <= default:
         raise ValueError(f"{key}: must not be negative, got {value!r}")
+    if key in POSITIVE and value == 0:
+        raise ValueError(f"{key}: must be more than 0, got {value!r}")
     return value
 
 
@@ -119,7 +131,7 @@ def _env_overrides(base: Config, environ: Mapping[str, str]) -> dict[str, dict[s
             name = f"{ENV_PREFIX}{section}_{key}".upper()
             if name in environ:
                 try:
-                    value = _coerce(f"{section}.{key}", yaml.safe_load(environ[name]), values[key])
+                    value = _coerce(f"{section}.{key}", _parse(environ[name]), values[key])
                 except (yaml.YAMLError, ValueError):
                     raise ConfigError(
                         f"environment variable {name}={environ[name]!r}: expected {_type_name(values[key])}"
@@ -138,7 +150,7 @@ def load(path: Path | None, environ: Mapping[str, str] | None = None, flags: Map
     if path is not None and path.exists():
         try:
             text = path.read_text(encoding="utf-8")
-            data = yaml.safe_load(text)
+            data = _parse(text)
             lines = _key_lines(text)
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read config ({exc})") from None

@@ -21,6 +21,7 @@ class ExitStatus(enum.IntEnum):
     MODEL = 8
     NOTHING_NEW = 9
     DELIVERY = 10
+    STORAGE = 11
     INTERRUPTED = 130
 
 
@@ -66,3 +67,19 @@ class NothingNew(PodbriefError):
 
 class DeliveryError(PodbriefError):
     exit_status = ExitStatus.DELIVERY
+
+
+class StorageError(PodbriefError):
+    """The data directory cannot be read or written: disk full, read-only, no permission, I/O error."""
+
+    exit_status = ExitStatus.STORAGE
+
+
+def describe(exc: Exception) -> str:
+    """One line for the failure of one item of a batch (a feed, an episode), so the others go on.
+
+    A `PodbriefError` is its message; anything else is named as unexpected, with its type.
+    """
+    if isinstance(exc, PodbriefError):
+        return str(exc)
+    return f"unexpected error: {type(exc).__name__}: {exc}"

@@ -50,7 +50,7 @@ class Selection:
     problems: list[str] = field(default_factory=list)
 
     def add(self, insight: Insight) -> None:
-        self.insights.setdefault(insight["id"], {k: v for k, v in insight.items() if k not in ("similarity", "stance")})
+        self.insights.setdefault(insight["id"], {k: v for k, v in insight.items() if k not in ("similarity", "relation", "stance")})
 
     def add_brief(self, brief: briefs.Brief) -> None:
         for item in brief["items"]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,6 +194,10 @@ def _assemble(spec: ModelSpec, target: Path) -> None:
             shutil.copyfileobj(src, out)
 
 
+# Hub ids: "org/repo" (an llm's GGUF file after a colon). A name ending in .gguf without one is a path.
+_HUB_ID = {"whisper": re.compile(r"[\w.-]+/[\w.-]+"), "llm": re.compile(r"[\w.-]+/[\w.-]+(?<!\.gguf)(:[^/:]+\.gguf)?")}
+
+
 def resolve(kind: Kind, name: str, paths: Paths, verify: bool = False) -> ResolvedModel:
     """Turn a config value into a usable model.
 
@@ -224,8 +229,10 @@ def resolve(kind: Kind, name: str, paths: Paths, verify: bool = False) -> Resolv
         if kind == "llm" and not path.is_file():
             raise ModelError(f"{path}: not a GGUF file")
         return ResolvedModel(path.name, kind, path, _HashCache(paths).sha256(weights, force=verify))
-    if "/" in name and not name.startswith((".", "/", "~")):
+    if _HUB_ID[kind].fullmatch(name):
         return ResolvedModel(name, kind, Path(name), None)
+    if name.startswith((".", "/", "~")) or "/" in name or name.endswith(".gguf"):
+        raise ModelError(f"{path}: no such {'GGUF file' if kind == 'llm' else 'model directory'}")
     known = ", ".join(n for n, s in REGISTRY.items() if s.kind == kind)
     raise ModelError(f"unknown {kind} model {name!r}: use one of {known}, a local path, or a hub id")
 

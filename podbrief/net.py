@@ -16,13 +16,16 @@ import ipaddress
 import os
 import re
 import socket
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from podbrief import __version__
@@ -149,7 +152,7 @@ def check_peer(response: httpx.Response, url: str, allow_private: bool) -> None:
 
 def _describe(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
+        return "timed out (took longer than network.total_timeout)" if _past_deadline() else "timed out"
     if isinstance(exc, httpx.ConnectError):
         return f"cannot connect ({exc})"
     if isinstance(exc, httpx.RemoteProtocolError):
@@ -157,13 +160,85 @@ def _describe(exc: httpx.HTTPError) -> str:
     return str(exc) or type(exc).__name__
 
 
+# --- the deadline of a whole request ----------------------------------------------------------
+# httpx's timeouts bound each socket operation, so a server that sends one header line a second
+# never trips them. The requests a thread makes run under that thread's deadline, and every read,
+# write and connect gets at most the time left: `network.total_timeout` covers the whole request.
+
+_request = threading.local()
+
+
+def _time_left(timeout: float | None) -> float | None:
+    """`timeout`, cut to the time left before this thread's deadline."""
+    deadline = getattr(_request, "deadline", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("network.total_timeout passed")
+    return left if timeout is None else min(timeout, left)
+
+
+def _past_deadline() -> bool:
+    deadline = getattr(_request, "deadline", None)
+    return deadline is not None and time.monotonic() >= deadline
+
+
+@contextlib.contextmanager
+def _deadline(at: float) -> Iterator[None]:
+    """Run this thread's requests under the deadline `at` (time.monotonic())."""
+    before = getattr(_request, "deadline", None)
+    _request.deadline = at
+    try:
+        yield
+    finally:
+        _request.deadline = before
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream):
+        self.stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.stream.read(max_bytes, _time_left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, _time_left(timeout))
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self.stream.start_tls(ssl_context, server_hostname, _time_left(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.SyncBackend):
+    """httpcore's own backend, with every socket operation bounded by the request's deadline."""
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(super().connect_tcp(host, port, _time_left(timeout), local_address, socket_options))
+
+
+def _transport() -> httpx.HTTPTransport:
+    transport = httpx.HTTPTransport()
+    transport._pool._network_backend = _DeadlineBackend()  # httpx has no option for it
+    return transport
+
+
 @contextlib.contextmanager
 def _errors(url: str) -> Iterator[None]:
-    """Turn httpx exceptions into a one-line NetworkError naming the URL."""
+    """Turn httpx exceptions, and URLs httpx cannot use, into a one-line NetworkError naming the URL."""
     try:
         yield
     except httpx.HTTPError as exc:
-        raise NetworkError(f"{url}: {_describe(exc)}") from None
+        raise NetworkError(f"{url[:200]}: {_describe(exc)}") from None
+    except (httpx.InvalidURL, UnicodeError) as exc:  # UnicodeError: a host name IDNA refuses, e.g. "xn--"
+        raise NetworkError(f"{url[:200]}: not a usable URL ({str(exc)[:200]})") from None
 
 
 def _content_range(response: httpx.Response) -> tuple[int | None, int | None]:
@@ -215,6 +290,7 @@ class Client:
         self.audio_max_bytes = int(net["audio_max_bytes"])
         self.allow_private = bool(net["allow_private"])
         self.http = httpx.Client(
+            transport=_transport(),
             timeout=httpx.Timeout(self.timeout),
             follow_redirects=False,
             headers={"User-Agent": net["user_agent"] or f"podbrief/{__version__}"},
@@ -240,34 +316,35 @@ class Client:
         URL when every redirect was permanent.
         """
         deadline = time.monotonic() + self.total_timeout
-        visited = [url]
-        permanent = True
-        for hop in range(MAX_REDIRECTS + 1):
-            allow_private = self.allow_private or (configured and hop == 0)
-            check_target(url, allow_private)
-            with _errors(url):
-                response = self.http.send(self.http.build_request("GET", url, headers=headers), stream=True)
-            try:
-                check_peer(response, url, allow_private)
-            except NetworkError:
-                response.close()
-                raise
-            if response.status_code not in REDIRECT_CODES:
+        with _deadline(deadline):  # headers included, not only the body
+            visited = [url]
+            permanent = True
+            for hop in range(MAX_REDIRECTS + 1):
+                allow_private = self.allow_private or (configured and hop == 0)
+                check_target(url, allow_private)
+                with _errors(url):
+                    response = self.http.send(self.http.build_request("GET", url, headers=headers), stream=True)
                 try:
-                    yield response, (url if permanent and len(visited) > 1 else None), deadline
-                finally:
+                    check_peer(response, url, allow_private)
+                except NetworkError:
                     response.close()
-                return
-            response.close()
-            location = response.headers.get("location")
-            if not location:
-                raise NetworkError(f"{url}: HTTP {response.status_code} redirect without a Location")
-            permanent = permanent and response.status_code in PERMANENT_CODES
-            url = urljoin(url, location)
-            if url in visited:
-                raise NetworkError(f"{visited[0]}: redirect loop")
-            visited.append(url)
-        raise NetworkError(f"{visited[0]}: more than {MAX_REDIRECTS} redirects")
+                    raise
+                if response.status_code not in REDIRECT_CODES:
+                    try:
+                        yield response, (url if permanent and len(visited) > 1 else None), deadline
+                    finally:
+                        response.close()
+                    return
+                response.close()
+                location = response.headers.get("location")
+                if not location:
+                    raise NetworkError(f"{url}: HTTP {response.status_code} redirect without a Location")
+                permanent = permanent and response.status_code in PERMANENT_CODES
+                url = urljoin(url, location)
+                if url in visited:
+                    raise NetworkError(f"{visited[0]}: redirect loop")
+                visited.append(url)
+            raise NetworkError(f"{visited[0]}: more than {MAX_REDIRECTS} redirects")
 
     def _body(self, response: httpx.Response, url: str, deadline: float, cap: int, what: str,
               have: int = 0, raw: bool = False) -> Iterator[bytes]:

@@ -21,6 +21,8 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from podbrief.related import STANCES
+
 Brief = dict[str, Any]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -62,6 +64,19 @@ def title(brief: Brief) -> str:
     """"podbrief, Tue 25 Nov 2026: 3 insights" (mail subject, page and Atom entry title)."""
     count = len(brief["items"])
     return f"podbrief, {long_date(brief)}: {count} insight{'s' if count != 1 else ''}"
+
+
+def earlier_lines(item: dict[str, Any]) -> list[str]:
+    """"You heard about this on Tue 24 Nov, from X · Show: <text>" for each earlier brief's item on the theme."""
+    lines = []
+    for earlier in item.get("earlier") or []:
+        try:
+            day = dt.date.fromisoformat(str(earlier.get("date"))).strftime("%a %d %b")
+        except ValueError:
+            day = clean(earlier.get("date"))
+        who = " · ".join(clean(p) for p in (earlier.get("speaker"), earlier.get("show")) if clean(p))
+        lines.append(f"You heard about this on {day}{f', from {who}' if who else ''}: {clean(earlier.get('text'))}")
+    return lines
 
 
 def source_line(insight: dict[str, Any]) -> str:
@@ -136,6 +151,19 @@ def _hanging(label: str, *lines: RenderableType, width: int = 1) -> Table:
     return grid
 
 
+def stance_summary(related: list[dict[str, Any]]) -> str:
+    """"1 of 3 related insights disagrees" (and how many agree); "" when no stance is marked."""
+    counts = [(sum(1 for r in related if r.get("stance") == label), label) for label in STANCES]
+    noun = "related insights" if len(related) > 1 else "related insight"
+    return "; ".join(f"{count} of {len(related)} {noun} {label if count == 1 else label.removesuffix('s')}"
+                     for count, label in counts if count)
+
+
+def _stance_label(related: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    stance = clean(related.get("stance"))
+    return ((f"{stance}: ", "magenta"),) if stance else ()
+
+
 def terminal(brief: Brief, console: Console, explain: bool = False) -> None:
     """Print the brief for a person at a terminal (links are clickable where supported)."""
     console.print(Text(title(brief), style="bold"), soft_wrap=False)
@@ -146,8 +174,11 @@ def terminal(brief: Brief, console: Console, explain: bool = False) -> None:
             lines.append(Text(f"“{clean(quote_of(insight)['text'])}”", style="italic"))
         if explain:
             lines += [Text(line, style="yellow") for line in explain_lines(item)]
-        lines += [_hanging("↳", Text(clean(related.get("text"))), _source_text(related))
-                  for related in item.get("related") or []]
+        lines += [Text(line, style="cyan") for line in earlier_lines(item)]
+        if stance_summary(item.get("related") or []):
+            lines.append(Text(stance_summary(item["related"]), style="dim italic"))
+        lines += [_hanging("↳", Text.assemble(*_stance_label(related), clean(related.get("text"))),
+                           _source_text(related)) for related in item.get("related") or []]
         console.print()
         console.print(_hanging(f"{item['rank']}.", *lines, width=2), soft_wrap=False)
     if remaining_line(brief):
@@ -178,6 +209,10 @@ def _md_source(insight: dict[str, Any]) -> str:
     return md_escape(source_line(insight)) + stamp
 
 
+def _md_stance(related: dict[str, Any]) -> str:
+    return f"*{md_escape(related['stance'])}:* " if related.get("stance") else ""
+
+
 def markdown(brief: Brief, explain: bool = False) -> str:
     lines = [f"# {md_escape(title(brief))}", ""]
     for item in brief["items"]:
@@ -188,10 +223,12 @@ def markdown(brief: Brief, explain: bool = False) -> str:
             lines += ["", f"   > {md_escape(quote_of(insight)['text'])}"]
         if explain:
             lines += [""] + [f"   *{md_escape(line)}*  " for line in explain_lines(item)]
+        lines += [f"   *{md_escape(line)}*  " for line in earlier_lines(item)]
         related = item.get("related") or []
         if related:
-            lines += ["", "   Related:", ""]
-            lines += [f"   - {md_escape(r.get('text'))} ({_md_source(r)})" for r in related]
+            summary = f" ({md_escape(stance_summary(related))})" if stance_summary(related) else ""
+            lines += ["", f"   Related{summary}:", ""]
+            lines += [f"   - {_md_stance(r)}{md_escape(r.get('text'))} ({_md_source(r)})" for r in related]
         lines.append("")
     if remaining_line(brief):
         lines += [f"*{md_escape(remaining_line(brief))}*", ""]
@@ -286,9 +323,11 @@ def _html_item(item: dict[str, Any], explain: bool) -> list[str]:
     parts += _html_listen(quote)
     if explain:
         parts += [f'<p class="pb-muted" style="{_MUTED}">{_h(line)}</p>' for line in explain_lines(item)]
+    parts += [f'<p class="pb-muted" style="{_MUTED}">{_h(line)}</p>' for line in earlier_lines(item)]
     related = item.get("related") or []
     if related:
-        parts.append(f'<div class="pb-related" style="{_RELATED}"><p style="margin:0">Related:</p>'
+        summary = f" ({_h(stance_summary(related))})" if stance_summary(related) else ""
+        parts.append(f'<div class="pb-related" style="{_RELATED}"><p style="margin:0">Related{summary}:</p>'
                      '<ul style="margin:.3em 0;padding-left:1.2em">')
         parts += [_html_related(r) for r in related]
         parts.append("</ul></div>")

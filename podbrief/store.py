@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import platformdirs
 
-from podbrief.errors import InputError, LockedError
+from podbrief.errors import InputError, LockedError, StorageError
 
 HOME_ENV = "PODBRIEF_HOME"
 MODELS_ENV = "PODBRIEF_MODELS_DIR"
@@ -238,6 +238,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX episodes_feed ON episodes(feed_id);
     """,
+    # feed URLs are no longer UNIQUE here: a feed moved onto another's URL (older podbrief) made every
+    # save fail; fetch now refuses such moves and reports feeds that share a URL (docs/architecture.md)
+    """
+    CREATE TABLE feeds_new AS SELECT * FROM feeds;
+    DROP TABLE feeds;
+    ALTER TABLE feeds_new RENAME TO feeds;
+    CREATE UNIQUE INDEX feeds_id ON feeds(id);
+    """,
 ]
 
 STAGE_COLUMNS = {"fetch": "fetched_at", "transcribe": "transcribed_at", "extract": "extracted_at"}
@@ -250,10 +258,16 @@ class Index:
         self.paths = paths
         paths.home.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(paths.db, timeout=30, isolation_level=None)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA busy_timeout=30000")
-        self._migrate()
+        try:
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA busy_timeout=30000")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            if isinstance(exc, sqlite3.OperationalError):  # the disk, not the file: full, read-only, I/O error
+                raise storage_error(exc) from None
+            raise InputError(f"{paths.db}: corrupt index ({exc}); `podbrief reindex` rebuilds it from the files") from None
 
     def close(self) -> None:
         self.conn.close()
@@ -364,6 +378,26 @@ class Index:
             self.conn.execute("ROLLBACK")
             raise
         return feeds, episodes
+
+
+def reindex(paths: Paths) -> tuple[int, int]:
+    """Rebuild the index from the files (hold the run lock); an index SQLite cannot read is replaced."""
+    try:
+        index = Index(paths)
+    except InputError:
+        for name in (paths.db.name, paths.db.name + "-wal", paths.db.name + "-shm"):
+            (paths.home / name).unlink(missing_ok=True)
+        index = Index(paths)
+    with index:
+        return index.rebuild()
+
+
+def storage_error(exc: OSError | sqlite3.Error) -> StorageError:
+    """One line for a failure of the disk under the data directory."""
+    if isinstance(exc, sqlite3.Error):
+        return StorageError(f"the index cannot be used ({exc}): is the disk full or read-only?")
+    where = f"{exc.filename}: " if exc.filename else ""
+    return StorageError(f"{where}{exc.strerror or exc}")
 
 
 def _mtime_iso(path: Path) -> str | None:

@@ -45,6 +45,7 @@ SHOWS = [
         "title": "Question Period Highlights",
         "host": "Dana Reyes",
         "description": "Short cuts from Canada's House of Commons pandemic sittings: the sharpest questions and answers.",
+        "transcripts": True,
         "episodes": [
             {
                 "slug": "seniors-support",

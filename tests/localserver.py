@@ -46,6 +46,8 @@ class Route:
     ranges: bool = True  # honour Range requests
     conditional: bool = True  # honour If-None-Match / If-Modified-Since
     times: int | None = None  # answer only this many requests so, then serve the path normally
+    slow_headers: int = 0  # first send this many filler header lines, one every `slow_header_seconds`
+    slow_header_seconds: float = 1.0
 
 
 class Request(NamedTuple):
@@ -193,6 +195,10 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
 
         def _head(self, status: int, length: int | None, route: Route, extra: dict[str, str]) -> None:
             self.send_response(status)
+            for number in range(route.slow_headers):
+                self.flush_headers()
+                time.sleep(route.slow_header_seconds)
+                self.send_header(f"X-Slow-{number}", "1")
             self.send_header("Content-Type", route.content_type or "application/octet-stream")
             if length is not None:
                 self.send_header("Content-Length", str(length))

@@ -1,4 +1,4 @@
-"""Word error rate as the transcribe tests and `benchmarks/transcribe.py` measure it.
+"""Word error rate and diarization error rate as the tests and the benchmarks measure them.
 
 Text is normalised first so that spelling conventions are not counted as errors:
 case, punctuation, hyphens, fillers ("uh", "um"), "Mr." vs "mister", digits vs
@@ -7,11 +7,13 @@ number words. The same normalisation applies to every system compared.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
 
 import jiwer
+import numpy as np
 
 SPEECH = Path(__file__).parent / "fixtures" / "speech"
 FILLERS = {"uh", "um", "er", "erm", "ah", "hmm", "mm", "mhm", "uhm"}
@@ -41,3 +43,32 @@ def wer(references: list[str], hypotheses: list[str]) -> float:
 def fixture_references() -> dict[str, str]:
     """{file name in tests/fixtures/speech: reference transcript}."""
     return json.loads((SPEECH / "references.json").read_text(encoding="utf-8"))
+
+
+Turns = list[tuple[str, float, float]]  # (speaker, start, end) in seconds
+
+
+def der(reference: Turns, hypothesis: Turns, step: float = 0.01) -> float:
+    """Diarization error rate: (missed + false alarm + confused speech) / reference speech.
+
+    Scored on 10 ms frames, without a collar, overlapping speech counted per speaker; the
+    hypothesis speakers are mapped one-to-one onto the reference speakers the way that
+    makes the error smallest (NIST md-eval's definition)."""
+    frames = int(max(end for _, _, end in reference + hypothesis) / step) + 1
+
+    def activity(turns: Turns) -> np.ndarray:
+        speakers = sorted({speaker for speaker, _, _ in turns})
+        active = np.zeros((len(speakers), frames), bool)
+        for speaker, start, end in turns:
+            active[speakers.index(speaker), int(round(start / step)): int(round(end / step))] = True
+        return active
+
+    ref, hyp = activity(reference), activity(hypothesis)
+    overlap = ref.astype(int) @ hyp.T.astype(int)
+    small, large = sorted(overlap.shape)
+    matrix = overlap if overlap.shape[0] == small else overlap.T
+    correct = max(sum(matrix[i, j] for i, j in zip(range(small), chosen))
+                  for chosen in itertools.permutations(range(large), small))
+    n_ref, n_hyp = ref.sum(axis=0), hyp.sum(axis=0)
+    errors = np.maximum(n_ref, n_hyp).sum() - correct
+    return float(errors / n_ref.sum())

@@ -203,6 +203,15 @@ def stocked(home: Path) -> Paths:
     return paths
 
 
+def test_exported_insights_leave_the_related_entry_fields_behind():
+    brief = sample_brief()
+    brief["items"][0]["related"][0]["relation"] = 0.95
+    related_id = brief["items"][0]["related"][0]["id"]
+    chosen = export.from_brief(brief)
+    assert not {"similarity", "relation", "stance"} & set(chosen.insights[related_id])
+    assert chosen.related[brief["items"][0]["insight"]["id"]][related_id]["relation"] == 0.95
+
+
 def test_select_all_insights_or_one_brief(stocked):
     everything = export.select(stocked)
     ids = list(everything.insights)

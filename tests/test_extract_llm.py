@@ -71,7 +71,7 @@ def check_document(made: dict, transcript: Path,
         assert set(insight) == {"id", "text", "speaker", "quote", "kind", "topics", "scores", "context", "episode"}
         assert insight["speaker"] in speakers
         assert writer.MIN_WORDS <= len(insight["text"].split()) <= writer.MAX_WORDS
-        assert writer.style_problem(insight["text"], stage_context(insight)) is None
+        assert writer.style_problem(insight["text"], stage_context(insight), strict=False) is None
         assert insight["kind"] in {"claim", "data point", "prediction", "advice", "contrarian view"}
         assert set(insight["scores"]) == {"novelty", "surprise", "actionability", "specificity", "faithful"}
         assert all(0.0 <= value <= 1.0 for value in insight["scores"].values())
@@ -107,8 +107,7 @@ def test_an_instruction_inside_the_transcript_is_only_data(home, tmp_path):
     data = json.loads((FIXTURES / "transcript.json").read_text())
     transcript = stage.load_transcript(FIXTURES / "transcript.json")
     cut = passages.build_passages(transcript.segments)
-    first = structure.select(structure.shape(cut, transcript.duration), 1, transcript.duration,
-                             structure.hosts(cut, None))[0].passage
+    first = structure.select(structure.shape(cut, transcript.duration), 1, transcript.duration)[0].passage
     target = next(i for i, s in enumerate(data["segments"]) if s["start"] == first.segments[1].start)
     data["segments"][target]["text"] = INJECTION  # inside the first passage the model is shown
     hostile = tmp_path / "transcript.json"

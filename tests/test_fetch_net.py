@@ -165,7 +165,7 @@ def test_the_cap_counts_decompressed_bytes(server):
 def test_a_server_dripping_one_byte_a_second_times_out(server):
     server.route("drip.xml", body=b"<rss>" + b" " * 100 + b"</rss>", rate=1)
     started = time.monotonic()
-    with client(total_timeout=2) as http, pytest.raises(NetworkError, match=r"timed out \(took longer than 2 s\)"):
+    with client(total_timeout=2) as http, pytest.raises(NetworkError, match=r"timed out \(took longer than network.total_timeout\)"):
         http.get(server.url("drip.xml"))
     assert time.monotonic() - started < 5
 

@@ -85,7 +85,7 @@ def test_a_finalist_failing_both_checks_is_dropped_and_the_next_promoted(tmp_pat
     assert [item["rank"] for item in items] == [1, 2]
     assert all(item["insight"]["text"] == POLISHED and item["insight"]["draft"] == EXTRACTED for item in items)
     assert report.to_json() | {"seconds": 0} == {"model": "scripted", "rewritten": 2, "kept": 0, "dropped": 1,
-                                                 "seconds": 0}
+                                                 "stances": 0, "seconds": 0}
     assert finalists[1]["insight"]["text"] == EXTRACTED  # the ranked items themselves are not changed
 
 
@@ -101,3 +101,26 @@ def test_an_insight_without_stored_context_is_kept_as_extracted():
     insight = finalist(1)["insight"]
     del insight["context"]
     assert polish.polish_one(ScriptedEngine([], []), insight) == ("kept", EXTRACTED)
+
+
+def test_a_missing_polish_model_fails_before_any_work(home, server):
+    from localserver import item, rss
+    from typer.testing import CliRunner
+
+    from podbrief.cli import app
+    from podbrief.errors import ExitStatus
+
+    (home / "config.yaml").write_text("network: {allow_private: true}\nllm: {polish_model: /no/such/model.gguf}\n")
+    server.add("1.mp3", b"ID3 not really audio")
+    url = server.add("feed.xml", rss("Show", [item("New episode", "guid-1", audio_url=server.url("1.mp3"))]))
+    assert CliRunner().invoke(app, ["add", url]).exit_code == 0
+    result = CliRunner().invoke(app, ["today"])
+    assert result.exit_code == ExitStatus.MODEL, result.output
+    assert "/no/such/model.gguf" in result.stderr and not (home / "briefs").exists()
+    assert not list((home / "episodes").glob("*/transcript.json"))  # nothing was transcribed
+
+
+def test_a_rewrite_that_drops_the_reason_or_the_speaker_keeps_the_draft():
+    shorter = "Claim: Grid batteries got cheap because cell factories scaled up quickly."  # no reason, no name
+    engine = ScriptedEngine([shorter], [0.9])  # the one verdict is for the extracted text
+    assert polish.polish_one(engine, copy.deepcopy(finalist(1)["insight"])) == ("kept", EXTRACTED)

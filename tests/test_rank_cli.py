@@ -14,6 +14,7 @@ import pytest
 from rank_data import insight, write_brief, write_episodes, write_insights
 from typer.testing import CliRunner
 
+from podbrief import related as relation
 from podbrief.cli import app
 from podbrief.engines import embed
 from podbrief.errors import ExitStatus
@@ -93,7 +94,8 @@ def test_rank_the_data_dir(library: Paths) -> None:
     ranked = _by_id(items)
     assert ranked["a1"]["duplicates"] == ["b1"]  # its paraphrase from another episode was merged
     assert [r["id"] for r in ranked["b2"]["related"]] == ["c1"]
-    assert rank.RELATED <= ranked["b2"]["related"][0]["similarity"] < rank.DUPLICATE
+    assert ranked["b2"]["related"][0]["relation"] >= relation.THRESHOLD
+    assert ranked["b2"]["related"][0]["similarity"] < rank.DUPLICATE
     for item in items:
         assert item["score"] == pytest.approx(sum(item["why"].values()), abs=1e-3)
         assert all(r["episode"]["id"] != item["insight"]["episode"]["id"] for r in item["related"])

@@ -13,6 +13,7 @@ import pytest
 from rank_data import NOW, insight, write_episodes
 
 from podbrief import config as configmod
+from podbrief import related as relation
 from podbrief.engines import embed
 from podbrief.errors import ModelError
 from podbrief.stages import rank
@@ -61,7 +62,7 @@ def test_same_theme_in_another_episode_is_related_not_merged(tmp_path: Path) -> 
     result = _ranking([top, same_episode, other_episode, unrelated], tmp_path, per_episode=1, top=1)
     related = result.entries["a1"].related
     assert [r["id"] for r in related] == ["b1"]
-    assert rank.RELATED <= related[0]["similarity"] < rank.DUPLICATE
+    assert related[0]["relation"] >= relation.THRESHOLD and related[0]["similarity"] < rank.DUPLICATE
     assert result.entries["a1"].duplicates == []
 
 
@@ -129,6 +130,25 @@ def test_damaged_cache_is_rebuilt(tmp_path: Path) -> None:
     vectors = embed.CachedEmbedder(counting, path).passages(["alpha insight"])
     assert counting.embedded == ["alpha insight"] and vectors.shape == (1, embed.DIM)
     assert embed.CachedEmbedder(Counting(), path).passages(["alpha insight"]).shape == (1, embed.DIM)
+
+
+@pytest.mark.parametrize("keys, vectors", [
+    (np.array(["k" * 32]), np.zeros((1, 10), np.float32)),  # another model's width
+    (np.array(["k" * 32, "j" * 32]), np.zeros((1, embed.DIM), np.float32)),  # keys and rows disagree
+    (np.array(["k" * 32]), np.full((1, embed.DIM), np.nan, np.float32)),  # damaged values
+    (np.array([1.5]), np.zeros((1, embed.DIM), np.float32)),  # keys that are not hashes
+], ids=["width", "rows", "nan", "keys"])
+def test_cache_with_a_wrong_layout_is_rebuilt(tmp_path: Path, keys: np.ndarray, vectors: np.ndarray) -> None:
+    path = embed.cache_file(Paths(tmp_path))
+    path.parent.mkdir(parents=True)
+    with path.open("wb") as file:
+        np.savez(file, keys=keys, vectors=vectors)
+    counting = Counting()
+    cached = embed.CachedEmbedder(counting, path)
+    assert cached.passages(["alpha insight"]).shape == (1, embed.DIM)
+    assert counting.embedded == ["alpha insight"]
+    with np.load(path) as rebuilt:
+        assert rebuilt["vectors"].shape == (1, embed.DIM) and np.isfinite(rebuilt["vectors"]).all()
 
 
 def test_missing_model_is_a_model_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ A case file holds: `config` (the rank section), optional `now`, `insights` (comp
 episode, text, and optionally show, speaker, topics, scores, published), optional `briefs`
 (stored briefs: a date, the ids of delivered insights and extra delivered `texts`),
 optional `ratings` ({id: +1|-1}), and the expectations: `expected` (top ids, best first),
-optionally `expected_why`, `expected_status`, `expected_duplicates`.
+optionally `expected_why`, `expected_status`, `expected_duplicates`, `expected_related` and `expected_earlier` (ids, in order).
 """
 
 from __future__ import annotations
@@ -89,6 +89,10 @@ def test_golden(case_file: Path, tmp_path: Path) -> None:
         assert result.entries[insight_id].status == status
     for insight_id, duplicates in case.get("expected_duplicates", {}).items():
         assert result.entries[insight_id].duplicates == duplicates
+    for insight_id, related in case.get("expected_related", {}).items():
+        assert [r["id"] for r in result.entries[insight_id].related] == related
+    for insight_id, earlier in case.get("expected_earlier", {}).items():
+        assert [link["id"] for link in result.entries[insight_id].earlier] == earlier
     # The order never depends on the order of the input files.
     again = _run(case, insights[::-1], paths)
     assert [entry.id for entry in again.top] == case["expected"]
@@ -96,7 +100,7 @@ def test_golden(case_file: Path, tmp_path: Path) -> None:
 
 def test_every_golden_case_is_checked() -> None:
     assert {p.stem for p in CASES} >= {"interests", "avoid", "feedback", "novelty", "diversity", "fill", "ties",
-                                        "duplicates", "recency"}
+                                        "duplicates", "recency", "related", "threads"}
 
 
 def test_score_is_the_sum_of_its_parts(tmp_path: Path) -> None:

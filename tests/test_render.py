@@ -102,6 +102,45 @@ def test_terminal_without_explain_hides_why():
     assert "why:" not in console.export_text()
 
 
+def _with_stances(*stances: str | None) -> dict:
+    """The sample brief with its first item's related insight repeated, once per stance (None: unmarked)."""
+    brief = sample_brief()
+    related = {k: v for k, v in brief["items"][0]["related"][0].items() if k != "stance"}
+    brief["items"][0]["related"] = [{**related, "id": f"{n:x}", **({"stance": s} if s else {})}
+                                    for n, s in enumerate(stances)]
+    return brief
+
+
+@pytest.mark.parametrize("stances, summary", [
+    (("disagrees", None, None), "1 of 3 related insights disagrees"),
+    (("disagrees", "disagrees", "agrees"), "2 of 3 related insights disagree; 1 of 3 related insights agrees"),
+    ((None, None), ""),
+])
+def test_stance_summary_in_every_format(stances, summary):
+    brief = _with_stances(*stances)
+    assert render.stance_summary(brief["items"][0]["related"]) == summary
+    console = Console(record=True, width=200)
+    render.terminal(brief, console)
+    shown, markdown, page = console.export_text(), render.markdown(brief), render.html_page(brief)
+    for text in (shown, markdown, page):
+        assert (summary in text) if summary else ("related insight" not in text)
+    assert shown.count("disagrees: ") == stances.count("disagrees")
+    assert markdown.count("*disagrees:*") == stances.count("disagrees")
+
+
+def test_thread_to_an_earlier_brief_in_every_format():
+    brief = sample_brief()
+    brief["items"][0]["earlier"] = [{"id": "e0", "text": "Care homes [bold]need[/bold] staff.", "speaker": "Jagmeet Singh",
+                                     "show": "Question Period", "date": "2026-11-24"},
+                                    {"id": "e1", "text": "Odd date.", "speaker": None, "show": None, "date": "<b>x"}]
+    console = Console(record=True, width=200)
+    render.terminal(brief, console)
+    line = "You heard about this on Tue 24 Nov, from Jagmeet Singh · Question Period: Care homes"
+    assert line + " [bold]need[/bold] staff." in console.export_text()
+    assert line in render.markdown(brief) and "You heard about this on &lt;b&gt;x: Odd date." in render.html_page(brief)
+    assert "You heard about" not in render.markdown(sample_brief())
+
+
 @pytest.mark.parametrize("seconds, expected", [(0, "0:00"), (72.9, "1:12"), (3725, "1:02:05")])
 def test_timestamp(seconds, expected):
     assert render.timestamp(seconds) == expected
@@ -122,6 +161,18 @@ def test_atom_feed_is_readable_by_a_feed_reader():
 
 def test_json_matches_schema():
     jsonschema.validate(json.loads(render.to_json(sample_brief())), SCHEMA)
+
+
+def test_schema_takes_the_new_optional_fields_and_still_briefs_without_them():
+    brief = sample_brief()
+    brief["items"][0]["earlier"] = [{"id": "e0", "text": "t", "speaker": None, "show": "S", "date": "2026-11-24"}]
+    brief["items"][0]["related"][0] |= {"relation": 0.91, "stance": "another angle"}
+    jsonschema.validate(brief, SCHEMA)
+    del brief["items"][0]["earlier"], brief["items"][0]["related"][0]["relation"]
+    jsonschema.validate(brief, SCHEMA)
+    brief["items"][0]["related"][0]["stance"] = "maybe"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(brief, SCHEMA)
 
 
 @pytest.mark.parametrize("breakage", [

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from pathlib import Path
 
 import jsonschema
@@ -175,9 +174,7 @@ def test_rerun_with_nothing_new_is_fast_and_does_no_work(home, server, fakes):
     subscribe(publish(server, ["First"]))
     assert run_today().exit_code == 0
     calls = len(fakes.calls)
-    started = time.monotonic()
     result = run_today()
-    assert time.monotonic() - started < 1
     assert result.exit_code == ExitStatus.NOTHING_NEW
     assert "nothing new since the last brief" in result.stderr
     assert len(fakes.calls) == calls  # no stage was started

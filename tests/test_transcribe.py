@@ -105,6 +105,23 @@ def test_real_speech_matches_the_references(engine: WhisperEngine) -> None:
     assert wer(list(references.values()), hypotheses) <= WER_BOUND
 
 
+def test_a_two_voice_interview_gives_a_transcript_extract_accepts(home: Path) -> None:
+    """Issue 12, case 1 (also tests/test_hostile.py): batched windows whose times collapsed made extract refuse."""
+    from conftest import write_config
+
+    from podbrief.stages.extract import load_transcript
+
+    write_config(home, transcribe={"diarize": False})  # one window per VAD window, to compare them below
+    audio = SPEECH / "interview-two-voices.mp3"
+    episode_id = add_episode(home, "Interview", audio)
+    assert stage.run_pending(Paths(home), configmod.load(home / "config.yaml"), Console(quiet=True)).done == [episode_id]
+    doc = transcript(home, episode_id)
+    windows = whisper.speech_windows(load_audio(audio), vad=True)
+    assert [(s["start"], s["end"]) for s in doc["segments"]] == [(round(w.start, 3), round(w.end, 3)) for w in windows]
+    assert all(s["start"] < s["end"] for s in doc["segments"]) and doc["segments"][-1]["end"] <= doc["duration"]
+    assert len(load_transcript(Paths(home).episode_dir(episode_id) / stage.TRANSCRIPT_FILE).segments) == len(windows)
+
+
 def test_a_loose_file_gives_a_documented_transcript_with_sane_timestamps(home: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.json"
     result = podbrief("transcribe", str(SPEECH / "conversation.mp3"), "-o", str(out))
@@ -115,9 +132,10 @@ def test_a_loose_file_gives_a_documented_transcript_with_sane_timestamps(home: P
     assert doc["duration"] == pytest.approx(30.0, abs=0.1)
     assert doc["model"] == {"name": "tiny.en", "sha256": models.REGISTRY["tiny.en"].sha256,
                             "settings": {"beam_size": 1, "batch_size": 8, "vad": True, "language": "en", "threads": 1,
-                                         "compute_type": "int8", "device": "cpu"}}
+                                         "compute_type": "int8", "device": "cpu"}, "speakers": "mfcc"}
     segments = doc["segments"]
-    assert segments and all(s["speaker"] is None and s["flags"] == [] for s in segments)
+    assert segments and all(s["flags"] == [] for s in segments)
+    assert {s["speaker"] for s in segments} == {"SPEAKER_00", "SPEAKER_01"}  # the call's two voices
     bounds = [t for s in segments for t in (s["start"], s["end"])]
     assert bounds == sorted(bounds) and bounds[0] >= 0 and bounds[-1] <= doc["duration"]
     assert wer([fixture_references()["conversation.mp3"]], [" ".join(s["text"] for s in segments)]) <= 25
@@ -373,10 +391,10 @@ def test_repetition_detection(text: str, looping: bool) -> None:
 
 
 def test_a_loop_that_survives_redecoding_is_collapsed(engine: WhisperEngine, monkeypatch) -> None:
-    loop = dataclasses.make_dataclass("Seg", ["start", "end", "text", "no_speech_prob", "avg_logprob"])
+    loop = dataclasses.make_dataclass("Seg", ["start", "end", "text", "no_speech_prob", "avg_logprob", "seek"])
 
     def looping(piece, **options):
-        return [loop(float(i), i + 1.0, "Subscribe to the channel.", 0.0, -0.2) for i in range(8)], None
+        return [loop(float(i), i + 1.0, "Subscribe to the channel.", 0.0, -0.2, 0) for i in range(8)], None
 
     monkeypatch.setattr(engine.pipeline, "transcribe", looping)
     monkeypatch.setattr(engine.model, "transcribe", looping)
@@ -398,8 +416,8 @@ def test_a_looping_window_is_redecoded_without_context_and_flagged(engine: Whisp
     real = engine.model.transcribe
 
     def looping_batch(piece, **options):
-        loop = dataclasses.make_dataclass("Seg", ["start", "end", "text", "no_speech_prob", "avg_logprob"])
-        return [loop(0.0, 7.0, " the end the end the end the end the end the end", 0.0, -0.2)], None
+        loop = dataclasses.make_dataclass("Seg", ["start", "end", "text", "no_speech_prob", "avg_logprob", "seek"])
+        return [loop(0.0, 7.0, " the end the end the end the end the end the end", 0.0, -0.2, 0)], None
 
     def spy(piece, **options):
         calls.append(options)

@@ -70,8 +70,9 @@ class CachedEmbedder:
             return {}
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             return {}  # a damaged cache only costs re-embedding
-        if vectors.ndim != 2 or len(keys) != len(vectors):
-            return {}
+        if (keys.dtype.kind != "U" or vectors.shape != (len(keys), DIM) or vectors.dtype != np.float32
+                or not np.isfinite(vectors).all()):
+            return {}  # another layout, a cut or damaged write: re-embed rather than mix in bad rows
         return dict(zip(keys.tolist(), vectors))
 
     def _save(self) -> None:

@@ -1,19 +1,25 @@
 """A thin wrapper over llama-cpp-python: load a GGUF once, then prompt it quietly.
 
 Prompts are rendered with the model's own chat template in llama-cpp-python's
-sandboxed Jinja environment (>= 0.2.72, CVE-2024-34359). Consecutive prompts that
-start alike reuse the evaluated prefix from the KV cache (llama-cpp-python keeps
-the last prompt's tokens), so stages should put the fixed instructions first.
+sandboxed Jinja environment (>= 0.2.72, CVE-2024-34359), each render bounded in
+time: a template of nested loops would otherwise hang extract. A template that
+tries to leave the sandbox or runs too long is a ModelError, found when the model
+loads. Consecutive prompts that start alike reuse the evaluated prefix from the KV
+cache (llama-cpp-python keeps the last prompt's tokens), so stages should put the
+fixed instructions first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import re
+import signal
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +33,7 @@ CHATML = (
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 HUB_DEFAULT_FILE = "*[Qq]4_[Kk]_[Mm].gguf"
+TEMPLATE_SECONDS = 2.0  # a chat template renders in milliseconds; one that takes longer is refused
 _SPECIAL = re.compile(r"<\|[^|<>]{0,40}\|>|</?s>|\[/?INST\]")
 log = logging.getLogger(__name__)
 
@@ -102,6 +109,7 @@ class LLM:
         self._formatter = Jinja2ChatFormatter(template=template, eos_token=self._eos_text, bos_token="")
         self.context_size = self._llama.n_ctx()
         self.usage = Usage()
+        self.prompt([{"role": "system", "content": "Check."}, {"role": "user", "content": "Is the template safe?"}])
 
     def _load(self, model: models.ResolvedModel, options: dict[str, Any]) -> Any:
         """Load a local GGUF; one that fails on the GPU is loaded again on the CPU, with one warning."""
@@ -118,7 +126,16 @@ class LLM:
 
     def prompt(self, messages: Sequence[dict[str, str]]) -> str:
         """Render chat messages (their content already neutralized) into a prompt that awaits the reply."""
-        return self._formatter(messages=list(messages)).prompt
+        from jinja2 import TemplateError
+
+        try:
+            with _time_limit(TEMPLATE_SECONDS):
+                return self._formatter(messages=list(messages)).prompt
+        except _TimeUp:
+            raise ModelError(f"{self.name}: its chat template took over {TEMPLATE_SECONDS:g} s to render; "
+                             "refusing it (use another model file)") from None
+        except TemplateError as exc:  # SecurityError included: the template tried to leave the sandbox
+            raise ModelError(f"{self.name}: its chat template cannot be rendered ({type(exc).__name__}: {exc})") from None
 
     def complete(self, prompt: str, max_tokens: int, stop: Sequence[str] = ("\n",), temperature: float = 0.0,
                  seed: int = 0) -> str:
@@ -170,6 +187,30 @@ class LLM:
         self.usage.prompt_tokens += usage["prompt_tokens"]
         self.usage.completion_tokens += usage["completion_tokens"]
         self.usage.seconds += time.monotonic() - started
+
+
+class _TimeUp(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise _TimeUp in the code under it after `seconds` (SIGALRM: on the main thread only, where
+    extract runs; elsewhere unbounded)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _TimeUp
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _load_hub(name: str, options: dict[str, Any]) -> Any:

@@ -14,9 +14,11 @@ packed as full as the pauses allow. Measurements and what else was tried: docs/t
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,9 @@ COMPRESSION_RATIO_LIMIT = 2.4
 NO_SPEECH_PROB = 0.6
 LOW_LOGPROB = -1.0
 FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+# faster-whisper rounds a window's start to 10 ms frames, so its first segment may start a little before it.
+START_SLACK = 0.02
+MIN_SEGMENT_SECONDS = 0.001  # transcripts keep times to 1 ms: a shorter segment would have start == end
 # Bracketed sound descriptions and music notes that Whisper emits for non-speech.
 _NON_SPEECH = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*|[♪♫♬]+")
 
@@ -66,14 +71,16 @@ class Segment:
     end: float
     text: str
     flags: list[str] = field(default_factory=list)
+    speaker: str | None = None
 
 
 @dataclass(frozen=True)
 class Window:
-    """A span of the audio, in seconds, decoded as one Whisper input."""
+    """A span of the audio, in seconds, decoded as one Whisper input; one speaker's when diarized."""
 
     start: float
     end: float
+    speaker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,10 +118,12 @@ def load_audio(path: Path) -> np.ndarray:
 
 
 def speech_windows(audio: np.ndarray, vad: bool) -> list[Window]:
-    """Spans to decode: VAD speech regions packed greedily into windows of at most 30 s.
+    """Spans to decode: VAD speech regions packed greedily into windows of at most 30 s."""
+    return pack(speech_regions(audio, vad))
 
-    Without VAD the whole audio is cut into consecutive 30 s windows.
-    """
+
+def speech_regions(audio: np.ndarray, vad: bool) -> list[Window]:
+    """The speech VAD finds, in regions of at most 30 s; without VAD, consecutive 30 s windows."""
     duration = audio.size / SAMPLE_RATE
     if not vad:
         starts = np.arange(0.0, duration, WINDOW_SECONDS)
@@ -127,16 +136,26 @@ def speech_windows(audio: np.ndarray, vad: bool) -> list[Window]:
     # better than faster-whisper's defaults (24.5%).
     options = VadOptions(max_speech_duration_s=WINDOW_SECONDS, min_silence_duration_ms=VAD_MIN_SILENCE_MS)
     block = VAD_BLOCK_SECONDS * SAMPLE_RATE
-    regions = [(offset + r["start"], offset + r["end"]) for offset in range(0, audio.size, block)
-               for r in get_speech_timestamps(audio[offset: offset + block], options)]
+    return [Window((offset + r["start"]) / SAMPLE_RATE, (offset + r["end"]) / SAMPLE_RATE)
+            for offset in range(0, audio.size, block)
+            for r in get_speech_timestamps(audio[offset: offset + block], options)]
+
+
+def pack(regions: list[Window]) -> list[Window]:
+    """Join consecutive regions of one speaker (or of no known speaker) while they fit in 30 s."""
     windows: list[Window] = []
-    for first, last in regions:
-        start, end = first / SAMPLE_RATE, last / SAMPLE_RATE
-        if windows and end - windows[-1].start <= WINDOW_SECONDS:
-            windows[-1] = Window(windows[-1].start, end)
+    for region in regions:
+        last = windows[-1] if windows else None
+        if last and last.speaker == region.speaker and region.end - last.start <= WINDOW_SECONDS:
+            windows[-1] = Window(last.start, region.end, last.speaker)
         else:
-            windows.append(Window(start, end))
+            windows.append(region)
     return windows
+
+
+def language_sample(clip: Clip, windows: list[Window]) -> np.ndarray | None:
+    """The first 30 s from the first window on, where the language is detected; None without speech."""
+    return clip.span(windows[0].start, windows[0].start + WINDOW_SECONDS) if windows else None
 
 
 def split_windows(windows: list[Window], parts: int) -> list[list[Window]]:
@@ -214,6 +233,73 @@ def _speech(segment: Any) -> str:
     return speech_text(segment.text)
 
 
+# --- placing decoded segments in their windows ----------------------------------------------
+
+
+def place(group: list[Window], offset: float, raw: Iterable[Any], batched: bool) -> list[list[Segment]]:
+    """Each window's speech segments from what the decoder gave for `group` (times relative to `offset`).
+
+    Batched decoding runs without timestamps, so a window's text spans the window: it becomes
+    one segment with the window's times (the speech VAD found). The decoder gives each window
+    its own `seek`, in window order; its times are no guide: it truncates a window's start to
+    whole samples and rounds it to 1 ms, so a window could land in the one before it and end
+    before it started (issue 12). Sequential decoding has timestamps: its segments go to the
+    window they start in (never an earlier one than the segment before) and are fitted into it.
+    """
+    found: list[list[Segment]] = [[] for _ in group]
+    if batched:
+        for window, found_here, (_, pieces) in zip(group, found, itertools.groupby(raw, key=lambda s: s.seek)):
+            text = " ".join(text for seg in pieces if (text := _speech(seg)))
+            if text:
+                found_here.append(Segment(window.start, window.end, text, speaker=window.speaker))
+        return found
+    starts = [w.start for w in group]
+    index = 0  # the decoder works through the windows in order, whatever its times say
+    for seg in raw:
+        text = _speech(seg)
+        if text:
+            index = max(index, int(np.searchsorted(starts, seg.start + offset + START_SLACK, side="right")) - 1)
+            found[index].append(Segment(seg.start + offset, seg.end + offset, text))
+    return [_voiced(window, fit_segments(window, pieces)) for window, pieces in zip(group, found)]
+
+
+def _voiced(window: Window, segments: list[Segment]) -> list[Segment]:
+    """The segments of `window`, each with the window's speaker (one voice per window when diarized)."""
+    return [dataclasses.replace(segment, speaker=window.speaker) for segment in segments]
+
+
+def fit_segments(window: Window, pieces: list[Segment]) -> list[Segment]:
+    """Fit a window's decoded segments inside it: in order, not overlapping, each with time of its own.
+
+    Whisper's timestamps can fall outside the window, run backwards or collapse to a point. Times
+    are clamped to the window and to the previous segment's end; a segment left with no time of
+    its own joins its neighbour, so no words are lost and the transcript keeps its invariants.
+    """
+    placed: list[Segment] = []
+    waiting: list[Segment] = []  # timeless segments before the first one with time of its own
+    cursor = window.start
+    for piece in pieces:
+        start = min(max(piece.start, cursor), window.end)
+        end = min(max(piece.end, start), window.end)
+        if end - start >= MIN_SEGMENT_SECONDS:
+            placed.append(_joined([*waiting, Segment(start, end, piece.text, piece.flags)], cursor if waiting else start))
+            waiting, cursor = [], end
+        elif placed:  # the previous segment's words run on to where this one collapsed
+            placed[-1] = _joined([placed[-1], piece], placed[-1].start, end)
+            cursor = end
+        else:
+            waiting.append(piece)
+    if waiting:  # nothing had time of its own: the words span the window
+        placed.append(_joined(waiting, window.start, window.end))
+    return placed
+
+
+def _joined(segments: list[Segment], start: float, end: float | None = None) -> Segment:
+    """One segment with the text and flags of `segments`, from `start` to `end` (default: the last one's end)."""
+    flags = sorted({flag for seg in segments for flag in seg.flags})
+    return Segment(start, segments[-1].end if end is None else end, " ".join(seg.text for seg in segments), flags)
+
+
 # --- the engine ----------------------------------------------------------------------------
 
 
@@ -232,12 +318,16 @@ class WhisperEngine:
         self.pipeline = BatchedInferencePipeline(self.model)
 
     def transcribe(
-        self, audio: np.ndarray, progress: Callable[[float], None] | None = None
+        self, audio: np.ndarray, progress: Callable[[float], None] | None = None,
+        windows: list[Window] | None = None,
     ) -> tuple[list[Segment], str]:
-        """Return (segments, language). `progress` gets the seconds of audio done so far."""
-        windows = speech_windows(audio, self.settings.vad)
+        """Return (segments, language), each segment with its window's speaker.
+
+        `windows` (default: `speech_windows`) are the spans to decode; `progress` gets the
+        seconds of audio done so far."""
+        windows = speech_windows(audio, self.settings.vad) if windows is None else windows
         clip = Clip(audio)
-        language = self.language(clip.span(windows[0].start, windows[0].start + WINDOW_SECONDS) if windows else None)
+        language = self.language(language_sample(clip, windows))
         segments = self.decode(clip, windows, language, progress)
         if progress:
             progress(audio.size / SAMPLE_RATE)
@@ -270,7 +360,8 @@ class WhisperEngine:
         offset = group[0].start
         piece = clip.span(offset, group[-1].end)
         options = {"language": language, "beam_size": self.settings.beam_size}
-        if self.settings.batch_size > 1:
+        batched = self.settings.batch_size > 1
+        if batched:
             raw, _ = self.pipeline.transcribe(
                 piece, batch_size=self.settings.batch_size, without_timestamps=True,
                 clip_timestamps=[{"start": w.start - offset, "end": w.end - offset} for w in group], **options)
@@ -278,17 +369,7 @@ class WhisperEngine:
             raw, _ = self.model.transcribe(
                 piece, vad_filter=False, **options,
                 clip_timestamps=[t - offset for w in group for t in (w.start, w.end)])
-        found: list[list[Segment]] = [[] for _ in group]
-        starts = [w.start for w in group]
-        for seg in raw:
-            text = _speech(seg)
-            if not text:
-                continue
-            start, end = seg.start + offset, seg.end + offset
-            index = max(0, int(np.searchsorted(starts, start, side="right")) - 1)
-            window = group[index]
-            found[index].append(Segment(max(start, window.start), min(max(end, start), window.end), text))
-        return found
+        return place(group, offset, raw, batched)
 
     def _check_loops(self, clip: Clip, window: Window, segments: list[Segment],
                      language: str) -> list[Segment]:
@@ -301,13 +382,9 @@ class WhisperEngine:
             piece, language=language, beam_size=self.settings.beam_size, vad_filter=False,
             condition_on_previous_text=False, temperature=FALLBACK_TEMPERATURES,
             compression_ratio_threshold=COMPRESSION_RATIO_LIMIT)
-        redone = []
-        for seg in raw:
-            text = _speech(seg)
-            if text:
-                start = min(window.start + seg.start, window.end)
-                redone.append(Segment(start, min(max(window.start + seg.end, start), window.end), text, ["repetition"]))
+        redone = _voiced(window, fit_segments(window, [Segment(window.start + seg.start, window.start + seg.end, text,
+                                                              ["repetition"]) for seg in raw if (text := _speech(seg))]))
         text = " ".join(seg.text for seg in redone)
         if is_repetitive(text):  # the loop survived: keep one copy of it in one segment
-            return [Segment(redone[0].start, redone[-1].end, collapse_repeats(text), ["repetition"])]
+            return [Segment(redone[0].start, redone[-1].end, collapse_repeats(text), ["repetition"], window.speaker)]
         return redone

@@ -18,6 +18,7 @@ gets the question it answers (the other speaker's turn just before its own turn)
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -56,6 +57,7 @@ class Shaped:
     question: str  # the preceding other speaker's words (last QUESTION_WORDS), "" when none
     questioner: str | None  # that speaker's label
     following: str = ""  # the same speaker's next words (FOLLOWING_WORDS), wider context for the brief's polish
+    by_host: bool = False  # spoken by a voice that hosts (see hosts)
     highlighted: bool = False
     chapter: int | None = None  # index of the chapter it falls in, when the episode has chapters
 
@@ -99,23 +101,23 @@ def shape(passages: Sequence[Passage], duration: float, episode: dict[str, Any] 
     shaped: list[Shaped] = []
     for position, passage in enumerate(passages):
         question, questioner = _question(passages, position)
-        role = _role(passage, passages, position, duration, edge, host_labels, chapters)
         where = chapter_index(chapters, passage.start) if chapters else None
+        by_host = passage.speaker in host_labels
+        role = _role(passage, passages, position, duration, edge, by_host,
+                     chapters[where] if where is not None else None)
         after = passages[position + 1] if position + 1 < len(passages) else None
         following = " ".join(after.text.split()[:FOLLOWING_WORDS]) if after and after.speaker == passage.speaker else ""
-        shaped.append(Shaped(passage, role, question, questioner, following, chapter=where))
+        shaped.append(Shaped(passage, role, question, questioner, following, by_host, chapter=where))
     return _mark_highlights(shaped, edge)
 
 
 def _role(passage: Passage, passages: Sequence[Passage], position: int, duration: float, edge: float,
-          host_labels: set[str | None], chapters: Sequence[dict[str, Any]]) -> str:
+          by_host: bool, chapter: dict[str, Any] | None) -> str:
     text = passage.text
-    if chapters:
-        where = chapter_index(chapters, passage.start)
-        if where is not None and CHAPTER_SKIP.search(str(chapters[where].get("title") or "")):
-            title = str(chapters[where].get("title") or "").lower()
-            return "ad" if re.search(r"sponsor|\bads?\b|advert|break", title) else (
-                "outro" if re.search(r"outro|credits", title) else "intro")
+    title = str((chapter or {}).get("title") or "").lower()
+    if CHAPTER_SKIP.search(title):
+        return "ad" if re.search(r"sponsor|\bads?\b|advert|break", title) else (
+            "outro" if re.search(r"outro|credits", title) else "intro")
     if len(AD.findall(text)) >= 2:
         return "ad"
     if passage.start < edge and len(INTRO.findall(text)) >= 1 and position < len(passages) / 4:
@@ -124,7 +126,7 @@ def _role(passage: Passage, passages: Sequence[Passage], position: int, duration
         return "outro"
     said = sentences(text)
     asks = sum(s.rstrip().endswith("?") for s in said)
-    if passage.speaker in host_labels and (asks and (said[-1].rstrip().endswith("?") or asks / len(said) >= 0.3)):
+    if by_host and (asks and (said[-1].rstrip().endswith("?") or asks / len(said) >= 0.3)):
         return "question"
     return "body"
 
@@ -160,12 +162,8 @@ def _mark_highlights(shaped: list[Shaped], edge: float) -> list[Shaped]:
             if any(fuzz.partial_ratio(s, later) >= HIGHLIGHT_MATCH for s in long_sentences):
                 picked.add(j)
                 clips.add(i)
-    result = []
-    for i, item in enumerate(shaped):
-        role = "highlight" if i in clips else item.role
-        result.append(Shaped(item.passage, role, item.question, item.questioner, item.following, i in picked,
-                             item.chapter))
-    return result
+    return [dataclasses.replace(item, role="highlight" if i in clips else item.role, highlighted=i in picked)
+            for i, item in enumerate(shaped)]
 
 
 # --- selection ------------------------------------------------------------------------------
@@ -178,21 +176,21 @@ GUEST_BONUS = 1.5  # an answer by a guest over a host's aside
 HIGHLIGHT_BONUS = 3.0  # the show's editor chose it for the cold open
 
 
-def score(item: Shaped, hosts_: set[str | None]) -> float:
+def score(item: Shaped) -> float:
     """How likely a body passage holds a claim with its reason: the text score (passages.passage_score),
     substance cues (numbers, contrasts, mechanisms, predictions), a guest's answer, an editor's pick."""
     base = passage_score(item.passage)
     cues = len(SUBSTANCE.findall(item.passage.text)) * 100 / max(item.passage.words, 1)
-    return (base + 0.25 * min(cues, 8) + (GUEST_BONUS if item.passage.speaker not in hosts_ else 0.0)
+    return (base + 0.25 * min(cues, 8) + (0.0 if item.by_host else GUEST_BONUS)
             + (HIGHLIGHT_BONUS if item.highlighted else 0.0))
 
 
-def select(shaped: Sequence[Shaped], count: int, duration: float, host_labels: set[str | None]) -> list[Shaped]:
+def select(shaped: Sequence[Shaped], count: int, duration: float) -> list[Shaped]:
     """Body passages in the order to try them: the best of each part of the episode first (its chapters,
     else `count` equal time slices, so insights come from all of it), then the next best of each."""
     if count <= 0:
         return []
-    scored = [(score(s, host_labels), s) for s in shaped if s.role == "body"]
+    scored = [(score(s), s) for s in shaped if s.role == "body"]
     scored = [(value, s) for value, s in scored if value > float("-inf")]
     width = max(duration, max((s.passage.end for _, s in scored), default=0.0), 1e-9) / count
     buckets: dict[int, list[tuple[float, Shaped]]] = {}

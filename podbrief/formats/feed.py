@@ -36,6 +36,11 @@ PODCAST_NAMESPACES = {
 }
 ITEM_TAGS = {"item", "{http://purl.org/rss/1.0/}item", "{http://www.w3.org/2005/Atom}entry"}
 CHANNEL_TAGS = {"channel", "{http://purl.org/rss/1.0/}channel"}
+# A feed is read up to its MAX_ITEMS-th item (feeds list the newest first): 100,000 items took
+# 42 s and 476 MB per poll, 5,000 (more than any real show has) take about 2 s.
+MAX_ITEMS = 5000
+_ITEM_START = re.compile(rb"<(?:item|entry)[\s>/]")
+EARLIEST_YEAR = 1970  # an earlier pubDate is a placeholder or a typo: the episode counts as undated
 
 
 @dataclass
@@ -70,11 +75,12 @@ def parse(data: bytes, url: str) -> Feed:
     data = data.lstrip()
     if not data:
         raise InputError(f"{url}: empty response, not a feed")
+    data, total = _first_items(data)
     tree = _strict_tree(data, url)
     parsed = feedparser.parse(io.BytesIO(data), sanitize_html=True, resolve_relative_uris=False)
     if not parsed.get("version") and not parsed.entries:
         raise InputError(f"{url}: not an RSS or Atom feed ({_sniff(data)})")
-    warnings = []
+    warnings = [f"the feed lists {total} items; reading the first {MAX_ITEMS}"] if total > MAX_ITEMS else []
     if parsed.bozo:
         warnings.append(f"feed is malformed ({parsed.bozo_exception}); using what could be parsed")
     extras = _podcast_tags(tree, len(parsed.entries)) if tree is not None else None
@@ -109,6 +115,17 @@ def parse(data: bytes, url: str) -> Feed:
     )
 
 
+def _first_items(data: bytes) -> tuple[bytes, int]:
+    """The document without its items after the MAX_ITEMS-th (what follows the last item is kept, so it
+    stays well-formed), and how many items it has. Items are found by their start tags, so an "<item"
+    inside CDATA is counted too: harmless in a feed this long."""
+    starts = [match.start() for match in _ITEM_START.finditer(data)]
+    tail = max(data.rfind(b"</item>") + len(b"</item>"), data.rfind(b"</entry>") + len(b"</entry>"))
+    if len(starts) <= MAX_ITEMS or tail < starts[MAX_ITEMS]:
+        return data, len(starts)
+    return data[:starts[MAX_ITEMS]] + data[tail:], len(starts)
+
+
 def _strict_tree(data: bytes, url: str) -> Element | None:
     """The defused XML tree, or None if the document is not well-formed. Entity declarations are refused."""
     try:
@@ -118,6 +135,8 @@ def _strict_tree(data: bytes, url: str) -> Element | None:
                          "as entity-expansion and external-entity attacks do") from None
     except ParseError:
         return None
+    except LookupError as exc:  # expat does not know the declared encoding
+        raise InputError(f"{url}: not a readable feed ({exc})") from None
 
 
 def _sniff(data: bytes) -> str:
@@ -160,7 +179,8 @@ def _enclosure(entry: Any) -> dict[str, Any] | None:
 
 
 def _iso(value: time.struct_time | None) -> str | None:
-    if not value:
+    """An ISO 8601 UTC stamp; None for a date before EARLIEST_YEAR ("Mon, 01 Jan 0001" is no publication date)."""
+    if not value or value.tm_year < EARLIEST_YEAR:
         return None
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(calendar.timegm(value)))
 

@@ -25,7 +25,7 @@ def parse(data: bytes, source: str) -> list[Outline]:
         root = safe_xml.fromstring(data)
     except DefusedXmlException as exc:
         raise InputError(f"{source}: refused: the OPML declares XML entities ({type(exc).__name__})") from None
-    except ParseError as exc:
+    except (ParseError, LookupError) as exc:  # LookupError: an encoding expat does not know
         raise InputError(f"{source}: not a valid OPML file ({exc})") from None
     if root.tag != "opml" or root.find("body") is None:
         raise InputError(f"{source}: not an OPML file (no <opml><body>)")

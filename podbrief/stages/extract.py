@@ -27,6 +27,7 @@ from podbrief.config import Config
 from podbrief.errors import InputError, ModelError, PodbriefError
 from podbrief.extraction import grounding, labels, passages, speakers, structure, writer
 from podbrief.extraction.passages import Segment
+from podbrief.render import clean
 from podbrief.stages import Budget, StageReport
 from podbrief.store import Index, Paths, atomic_write_json, expect_schema, read_json, sha256_file, short_hash, utcnow
 
@@ -99,12 +100,11 @@ def extract(transcript: Transcript, episode: dict[str, Any] | None, engine: writ
     names = speakers.name_speakers(transcript.segments, episode)
     cut = passages.build_passages(transcript.segments)
     shaped = structure.shape(cut, transcript.duration, episode, chapters)
-    hosts = structure.hosts(cut, episode)
-    candidates = structure.select(shaped, count, transcript.duration, hosts)[:count * ATTEMPTS_PER_INSIGHT]
+    candidates = structure.select(shaped, count, transcript.duration)[:count * ATTEMPTS_PER_INSIGHT]
     stats = Stats(passages=len(cut), roles=dict(Counter(item.role for item in shaped)))
     log.debug("%d segments, %.0f s -> %d passages %s (%d candidates); want %d insights",
               len(transcript.segments), transcript.duration, len(cut), stats.roles, len(candidates), count)
-    log.debug("speakers: %s; hosts: %s", names, [names[h] for h in hosts if h in names])
+    log.debug("speakers: %s; hosts: %s", names, sorted({names[s.passage.speaker] for s in shaped if s.by_host}))
     insights = []
     for item in candidates:
         if len(insights) >= count:
@@ -140,8 +140,7 @@ def _attempt(item: structure.Shaped, names: dict[str | None, str], engine: write
             if retry:
                 _drop(stats, rejected.reason, f"{where}: {rejected}")
             continue
-        problem = (grounding.unsupported(draft.text, passage.text, names.values())
-                   or writer.unsupported_sentence(draft.text, passage.text, list(names.values())))
+        problem = writer.unsupported(draft.text, passage.text, list(names.values()))
         quote = grounding.locate(grounding.choose_quote(draft.text, passage.text), passage.segments)
         if problem or quote is None:
             _drop(stats, "ungrounded", f"{where}: {problem or 'no quote found in the transcript'}: {draft.text!r}")
@@ -311,7 +310,7 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
             try:
                 directory = paths.episode_dir(episode_id)
                 episode = read_json(directory / "episode.json")
-                title = escape(str(episode.get("title") or episode_id))
+                title = escape(clean(episode.get("title") or episode_id))
                 console.print(f"extract [bold]{title}[/bold] ...")
                 made = extract_file(directory / "transcript.json", directory / "insights.json", engines, config,
                                     episode)
@@ -320,7 +319,7 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
             except PodbriefError as exc:
                 index.mark_failed(episode_id, "extract", str(exc))
                 report.failed[episode_id] = str(exc)
-                console.print(f"[red]failed[/red] {escape(str(exc))}")
+                console.print(f"[red]failed[/red] {escape(clean(exc))}")
                 continue
             index.mark_done(episode_id, "extract")
             if made is None:

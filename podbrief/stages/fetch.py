@@ -24,12 +24,22 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from rich.text import Text
 
 from podbrief.config import Config
-from podbrief.errors import NetworkError, PodbriefError, UsageError
+from podbrief.errors import InputError, NetworkError, UsageError, describe
 from podbrief.formats import feed as feedformat
 from podbrief.formats.opml import Outline
 from podbrief.net import Client, Fetched, HTTPStatusError, check_url
+from podbrief.render import clean
 from podbrief.stages import Budget, StageReport
-from podbrief.store import Index, Paths, atomic_write_bytes, atomic_write_json, read_json, short_hash, utcnow
+from podbrief.store import (
+    Index,
+    Paths,
+    atomic_write_bytes,
+    atomic_write_json,
+    expect_schema,
+    read_json,
+    short_hash,
+    utcnow,
+)
 
 FEED_SCHEMA = "podbrief.feed/1"
 EPISODE_SCHEMA = "podbrief.episode/1"
@@ -99,9 +109,17 @@ class FetchReport(StageReport):
 
 
 def subscriptions(paths: Paths) -> list[dict[str, Any]]:
-    """Every subscription record, oldest first."""
-    records = [read_json(path) for path in sorted(paths.feeds_dir.glob("*.json"))]
+    """Every subscription record, oldest first; a file that is not one is an InputError naming it."""
+    records = [_subscription(path) for path in sorted(paths.feeds_dir.glob("*.json"))]
     return sorted(records, key=lambda record: (record["added_at"], record["id"]))
+
+
+def _subscription(path: Path) -> dict[str, Any]:
+    record = expect_schema(read_json(path), FEED_SCHEMA, path, "podbrief subscription")
+    missing = [key for key, value in _new_record("", None, None).items() if key not in record]
+    if missing:
+        raise InputError(f"{path}: corrupt subscription (no {', '.join(missing)}); remove the file or fix it")
+    return record
 
 
 def _matches(record: dict[str, Any], ref: str) -> bool:
@@ -143,6 +161,8 @@ def _save_feed(paths: Paths, index: Index, record: dict[str, Any]) -> None:
 def subscribe(paths: Paths, config: Config, url: str, name: str | None = None) -> dict[str, Any]:
     """Check that `url` serves a podcast feed, then subscribe to it. Episodes come with the next fetch."""
     url = url.strip()
+    if not url:
+        raise UsageError("the feed URL is empty")
     check_url(url)
     if any(_matches(record, url) for record in subscriptions(paths)):
         raise UsageError(f"already subscribed to {url}")
@@ -208,8 +228,11 @@ def audio_extension(enclosure: dict[str, Any] | None) -> str | None:
     return None
 
 
-def _poll(client: Client, record: dict[str, Any]) -> tuple[Fetched, feedformat.Feed | None]:
-    """Network and parsing only (runs in a worker thread)."""
+def _poll(client: Client, record: dict[str, Any], shared_with: str | None) -> tuple[Fetched, feedformat.Feed | None]:
+    """Network and parsing only (runs in a worker thread). `shared_with`: an older feed polling the same URL."""
+    if shared_with:
+        raise InputError(f"{record['url']}: feed {shared_with} polls the same URL "
+                         f"(if it is the same show: podbrief remove {record['id']})")
     fetched = client.get(record["url"], etag=record["etag"], last_modified=record["last_modified"])
     if fetched.status == 304:
         return fetched, None
@@ -264,40 +287,64 @@ def _record_episodes(paths: Paths, index: Index, record: dict[str, Any], parsed:
 
 
 def _apply_poll(paths: Paths, index: Index, record: dict[str, Any],
-                outcome: tuple[Fetched, feedformat.Feed | None] | PodbriefError, backfill: int) -> tuple[FeedResult, int]:
+                outcome: tuple[Fetched, feedformat.Feed | None] | Exception, backfill: int) -> tuple[FeedResult, int]:
     """Save what one poll found (main thread: files and index). Returns the result and the known-episode count."""
     record["last_checked"] = utcnow()
     result = FeedResult(record["id"], record["url"], record["title"], "ok")
     known = 0
-    if isinstance(outcome, PodbriefError):
+    if isinstance(outcome, Exception):
         gone = isinstance(outcome, HTTPStatusError) and outcome.status in (404, 410)
         result.status = "gone" if gone else "error"
-        result.error = f"feed gone: {outcome}" if gone else str(outcome)
+        result.error = f"feed gone: {outcome}" if gone else describe(outcome)
     else:
         fetched, parsed = outcome
-        if fetched.moved_to:
-            result.notes.append(f"moved permanently to {fetched.moved_to}")
-            record["url"] = fetched.moved_to
-        if parsed is None:
-            result.status = "not modified"
+        owner = _owner(paths, record, fetched.moved_to) if fetched.moved_to else None
+        if owner:  # the episodes now served are that feed's: recording them here would make duplicates
+            result.status, result.error = "error", (
+                f"moved permanently to {fetched.moved_to}, which is already subscribed as feed {owner['id']}: "
+                f"move refused (if it is the same show: podbrief remove {record['id']})")
         else:
-            result.notes.extend(parsed.warnings)
-            record["title"] = result.title = parsed.title
-            known = _record_episodes(paths, index, record, parsed, backfill, result)
-            record.update(etag=fetched.etag, last_modified=fetched.last_modified, parsed_at=record["last_checked"])
-            if parsed.new_feed_url and parsed.new_feed_url != record["url"]:
-                _follow_new_feed_url(record, parsed.new_feed_url, result)
+            known = _apply_feed(paths, index, record, fetched, parsed, backfill, result)
     record.update(last_status=result.status, error=result.error)
     _save_feed(paths, index, record)
     return result, known
 
 
-def _follow_new_feed_url(record: dict[str, Any], new_url: str, result: FeedResult) -> None:
-    """itunes:new-feed-url: poll the new address from now on (the feed ID stays)."""
+def _apply_feed(paths: Paths, index: Index, record: dict[str, Any], fetched: Fetched,
+                parsed: feedformat.Feed | None, backfill: int, result: FeedResult) -> int:
+    """Follow a move, record the new episodes and the validators. Returns the known-episode count."""
+    if fetched.moved_to:
+        result.notes.append(f"moved permanently to {fetched.moved_to}")
+        record["url"] = fetched.moved_to
+    if parsed is None:
+        result.status = "not modified"
+        return 0
+    result.notes.extend(parsed.warnings)
+    record["title"] = result.title = parsed.title
+    known = _record_episodes(paths, index, record, parsed, backfill, result)
+    record.update(etag=fetched.etag, last_modified=fetched.last_modified, parsed_at=record["last_checked"])
+    if parsed.new_feed_url and parsed.new_feed_url != record["url"]:
+        _follow_new_feed_url(paths, record, parsed.new_feed_url, result)
+    return known
+
+
+def _owner(paths: Paths, record: dict[str, Any], url: str) -> dict[str, Any] | None:
+    """The other subscription that polls `url` (or was added with it), if any."""
+    return next((other for other in subscriptions(paths) if other["id"] != record["id"] and _matches(other, url)),
+                None)
+
+
+def _follow_new_feed_url(paths: Paths, record: dict[str, Any], new_url: str, result: FeedResult) -> None:
+    """itunes:new-feed-url: poll the new address from now on (the feed ID stays), unless another
+    subscription has it: a publisher must not be able to fold its feed into another show."""
     try:
         check_url(new_url)
     except NetworkError as exc:
         result.notes.append(f"ignored itunes:new-feed-url: {exc}")
+        return
+    owner = _owner(paths, record, new_url)
+    if owner:
+        result.notes.append(f"ignored itunes:new-feed-url {new_url}: already subscribed as feed {owner['id']}")
         return
     result.notes.append(f"the publisher moved this feed to {new_url}")
     record.update(url=new_url, etag=None, last_modified=None)
@@ -319,7 +366,7 @@ def _download_episode(client: Client, paths: Paths, meta: dict[str, Any], with_e
     if extension and not meta["audio_file"]:
         audio = directory / f"audio.{extension}"
         if not audio.exists():
-            task = progress.add_task(escape(meta["title"][:40]), total=meta["enclosure"].get("length"))
+            task = progress.add_task(escape(clean(meta["title"])[:40]), total=meta["enclosure"].get("length"))
             try:
                 client.download(meta["enclosure"]["url"], audio,
                                 lambda done, total: progress.update(task, completed=done, total=total))
@@ -385,27 +432,28 @@ def _progress(console: Console) -> Iterator[Progress]:
 
 
 def _say(console: Console, label: str, style: str, message: str) -> None:
-    """One status line; feed text is never interpreted as markup."""
-    console.print(Text.assemble((label, style), " ", message), soft_wrap=True)
+    """One status line; feed text is never interpreted as markup, nor its control characters sent to the terminal."""
+    console.print(Text.assemble((label, style), " ", clean(message)), soft_wrap=True)
 
 
 def run_pending(paths: Paths, config: Config, console: Console, budget: Budget = Budget(),
                 feed_ids: list[str] | None = None) -> FetchReport:
     """Poll the feeds (all, or `feed_ids`) concurrently, record new episodes, then download pending ones."""
     records = subscriptions(paths)
+    shared = _shared_urls(records)
     if feed_ids is not None:
         records = [record for record in records if record["id"] in feed_ids]
     report = FetchReport("fetch")
     workers = max(1, config["network"]["concurrency"])
     with Index(paths) as index, Client(config) as client, _progress(console) as progress, \
             ThreadPoolExecutor(workers) as pool:
-        polls = {pool.submit(_poll, client, record): record for record in records}
+        polls = {pool.submit(_poll, client, record, shared.get(record["id"])): record for record in records}
         for future in as_completed(polls):
-            try:
-                outcome = future.result()
-            except PodbriefError as exc:
-                outcome = exc
-            result, known = _apply_poll(paths, index, polls[future], outcome, config["fetch"]["backfill"])
+            record = polls[future]
+            try:  # any failure of one feed, from its URL, its bytes or its episodes, is that feed's error
+                result, known = _apply_poll(paths, index, record, future.result(), config["fetch"]["backfill"])
+            except Exception as exc:
+                result, known = _apply_poll(paths, index, record, exc, config["fetch"]["backfill"])
             report.feeds.append(result)
             report.skipped += known
             _report_feed(console, result)
@@ -423,10 +471,11 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
             meta = downloads[future]
             try:
                 done, notes = future.result()
-            except PodbriefError as exc:
-                index.mark_failed(meta["id"], "fetch", str(exc))
-                report.failed[meta["id"]] = str(exc)
-                _say(console, "failed", "red", f"{meta['show']}: {meta['title']}: {exc}")
+            except Exception as exc:
+                error = describe(exc)
+                index.mark_failed(meta["id"], "fetch", error)
+                report.failed[meta["id"]] = error
+                _say(console, "failed", "red", f"{meta['show']}: {meta['title']}: {error}")
                 continue
             index.mark_done(meta["id"], "fetch", done["fetched_at"])
             report.done.append(meta["id"])
@@ -436,6 +485,14 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
     order = {record["id"]: position for position, record in enumerate(records)}
     report.feeds.sort(key=lambda result: order[result.id])
     return report
+
+
+def _shared_urls(records: list[dict[str, Any]]) -> dict[str, str]:
+    """{feed ID: the older feed's ID} for feeds polling another's URL (a move an older podbrief let through)."""
+    first: dict[str, str] = {}
+    for record in records:  # oldest first
+        first.setdefault(record["url"], record["id"])
+    return {record["id"]: first[record["url"]] for record in records if first[record["url"]] != record["id"]}
 
 
 def _report_feed(console: Console, result: FeedResult) -> None:

@@ -7,7 +7,8 @@ question and the speaker's next words as wider context, into the style of
 docs/extract.md (the idea, its reason, why it matters), and the same model checks the
 result. A finalist whose rewrite fails the checks keeps its extracted text if that
 passes the check; one that passes neither is dropped and the next finalist is promoted.
-The cost is per brief, not per audio hour.
+The cost is per brief, not per audio hour. The same model then marks the stance of the
+finalists' related insights, where podbrief/related.py's check is confident enough.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
-from podbrief import models
+from podbrief import models, related
 from podbrief.config import Config
-from podbrief.extraction import grounding, writer
+from podbrief.extraction import writer
+from podbrief.render import clean
 from podbrief.stages import Budget
 from podbrief.store import Paths
 
@@ -30,6 +33,7 @@ POLISH = ("Here is a draft item about {name}'s answer: \"{text}\"\nRewrite it fo
           "against a common belief only if {name} does). Then give the reason, example or number {name} offers, and "
           "end with why it matters only if {name} says so. Mention {name} by name once, but not as the first words. "
           "Use only what {name} says.")
+MIN_SHARE = 0.8  # a rewrite under this share of the draft's words has lost its reason
 log = logging.getLogger(__name__)
 
 
@@ -41,16 +45,23 @@ class Report:
     rewritten: int = 0
     kept: int = 0  # finalists whose rewrite failed but whose extracted text passed the check
     dropped: int = 0  # finalists that failed both: the next one was promoted
+    stances: int = 0  # related entries given a stance (podbrief/related.py), where the check was confident
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "rewritten": self.rewritten, "kept": self.kept, "dropped": self.dropped,
-                "seconds": round(self.seconds, 1)}
+                "stances": self.stances, "seconds": round(self.seconds, 1)}
 
 
 def enabled(config: Config) -> bool:
     return str(config["llm"]["polish_model"] or "off").lower() not in ("off", "none", "false")
+
+
+def check(config: Config, paths: Paths) -> None:
+    """A polish model that cannot be found fails before the run's heavy work (ModelError), not after it."""
+    if enabled(config):
+        models.resolve("llm", config["llm"]["polish_model"], paths)
 
 
 def context_of(insight: dict[str, Any]) -> writer.Context | None:
@@ -64,6 +75,17 @@ def context_of(insight: dict[str, Any]) -> writer.Context | None:
                           (insight.get("episode") or {}).get("title"))
 
 
+def _poorer(text: str, draft: str, context: writer.Context) -> str | None:
+    """Why a rewrite is worse than its draft by construction (None when it is not): measured, the model's
+    rewrites sometimes keep the claim and drop the reason, or lose the speaker's name."""
+    if len(text.split()) < MIN_SHARE * len(draft.split()):
+        return "it is much shorter than the draft (the reason was dropped)"
+    surname = context.speaker.split()[-1]
+    if not writer.GENERIC_NAME.match(context.speaker) and surname.lower() not in text.lower():
+        return "it does not name the speaker"
+    return None
+
+
 def polish_one(engine: writer.Engine, insight: dict[str, Any]) -> tuple[str | None, str]:
     """("rewritten" | "kept", new text) when the finalist passes, (None, why) when it fails both checks."""
     context = context_of(insight)
@@ -74,8 +96,7 @@ def polish_one(engine: writer.Engine, insight: dict[str, Any]) -> tuple[str | No
     why = ""
     try:
         text = writer.clean_text(engine.complete(engine.prompt(chat), max_tokens=130), context)
-        problem = (grounding.unsupported(text, context.answer, names)
-                   or writer.unsupported_sentence(text, context.answer, names))
+        problem = writer.unsupported(text, context.answer, names) or _poorer(text, insight["text"], context)
         if problem:
             raise writer.Rejected("ungrounded", problem)
         faithful = writer.verify(engine, context, text)
@@ -105,7 +126,7 @@ def run(items: list[dict[str, Any]], config: Config, paths: Paths, console: Cons
     settings = config["llm"]
     engine = LLM(model, paths, settings["threads"], settings["context_size"], settings["gpu_layers"])
     report.model = engine.name
-    console.print(f"polish the brief's finalists with {engine.name} ...")
+    console.print(f"polish the brief's finalists with {escape(clean(engine.name))} ...")
     chosen: list[dict[str, Any]] = []
     for item in items:
         if len(chosen) >= top or budget.exhausted():
@@ -123,6 +144,8 @@ def run(items: list[dict[str, Any]], config: Config, paths: Paths, console: Cons
         else:
             report.kept += 1
         chosen.append({**item, "insight": insight})
+    if not budget.exhausted():
+        report.stances = related.mark_stances(engine, chosen)
     report.seconds = time.monotonic() - started
     if budget.exhausted():  # out of time: the rest as ranked, unpolished
         chosen += [item for item in items if item["insight"]["id"] not in {c["insight"]["id"] for c in chosen}]

@@ -4,7 +4,8 @@ An insight's score is the sum of the parts recorded in its `why`:
 
   interest  sum over `rank.interests` of weight x match (1 for a topic or a word of the
             text, up to 0.5 for a similar meaning by embedding)
-  quality   mean of the insight's own surprise, specificity and actionability (0..1)
+  quality   mean of the insight's own surprise, specificity and actionability (0..1), and of the
+            verifier's P(yes) that it is faithful where extract recorded one
   novelty   1, lowered towards 0 the closer it is to an insight already delivered
   recency   0.5 ** (age in days / `rank.recency_half_life_days`); 0 if the date is unknown
   feedback  -1..1 from `podbrief rate`: affinity to rated insights (same claim, similar
@@ -16,7 +17,9 @@ near-duplicate of one by embedding) are suppressed; near-duplicates among the re
 the others in `duplicates`); `rank.per_show` and `rank.per_episode` are preferences for
 variety, applied greedily down the order, that give way when too few shows or episodes
 are new, so the brief holds `rank.top` items whenever that many exist; ties break on the insight id. Each top item gets up to
-`rank.related` related insights from other episodes, this run's or earlier ones on disk.
+`rank.related` related insights from other episodes, this run's or earlier ones on disk, and a link to
+the best item on its theme in an earlier brief (`earlier`: a thread, never a repeat), both chosen
+by podbrief/related.py.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from podbrief import briefs
+from podbrief import briefs, related
 from podbrief.config import Config
 from podbrief.engines import embed
 from podbrief.errors import ConfigError, InputError, PartialFailure, PodbriefError, UsageError
@@ -41,14 +44,15 @@ from podbrief.store import Paths, atomic_write_json, expect_schema, read_json, s
 INSIGHTS_SCHEMA = "podbrief.insights/1"
 RATINGS_SCHEMA = "podbrief.ratings/1"
 
-# e5 cosine similarities, calibrated by benchmarks/related.py on tests/fixtures/related/.
+# e5 cosine similarities, calibrated by benchmarks/related.py on tests/fixtures/related/. Related insights
+# themselves are chosen by podbrief/related.py; RELATED is where novelty and feedback start to count closeness.
 RELATED = 0.87  # same theme: best F1 of pairwise "related" decisions on the QMSum calibration set
 DUPLICATE = 0.93  # same claim: between the crafted paraphrases (>= 0.94) and same-theme pairs (<= 0.92)
 INTEREST_RAMP = (0.80, 0.86)  # interest (query) vs insight: no credit below, full semantic credit above
 SEMANTIC_CREDIT = 0.5  # a match by meaning counts half of a topic or keyword match
 AVOID_WEIGHT = 2.0
 AFFINITY = {"topic": 0.5, "speaker": 0.3, "show": 0.2}  # how much a rating carries over by shared trait
-QUALITY_SCORES = ("surprise", "specificity", "actionability")
+QUALITY_SCORES = ("surprise", "specificity", "actionability")  # and "faithful" where extract measured it
 # Files in an episode directory that are not insight files (skipped when ranking a directory).
 EPISODE_FILES = {"episode.json", "transcript.json", "chapters.json", "publisher-transcript.json"}
 
@@ -94,7 +98,17 @@ def _insight_problem(item: Any) -> str:
         return "'episode' must be an object"
     if not isinstance(item.get("speaker"), (str, type(None))):
         return "'speaker' must be a string or null"
+    if not _is_quote(item.get("quote", {})):
+        return "'quote' must be an object with a text and times 0 <= start <= end"
     return ""
+
+
+def _is_quote(quote: Any) -> bool:
+    if not isinstance(quote, dict):
+        return False
+    times = [quote[key] for key in ("start", "end") if key in quote]
+    return (isinstance(quote.get("text", ""), str) and isinstance(quote.get("link"), (str, type(None)))
+            and all(_is_number(t) and t >= 0 for t in times) and times == sorted(times))
 
 
 def _is_number(value: Any) -> bool:
@@ -224,6 +238,7 @@ class Entry:
     rank: int | None = None
     duplicates: list[str] = field(default_factory=list)
     related: list[dict[str, Any]] = field(default_factory=list)
+    earlier: list[dict[str, Any]] = field(default_factory=list)  # the theme in earlier briefs (related.earlier)
 
     @property
     def id(self) -> str:
@@ -232,7 +247,8 @@ class Entry:
     def item(self) -> dict[str, Any]:
         """The brief item (schema podbrief.brief/1)."""
         return {"rank": self.rank, "score": self.score, "insight": self.insight, "why": self.why,
-                "reasons": self.reasons, "duplicates": self.duplicates, "related": self.related}
+                "reasons": self.reasons, "duplicates": self.duplicates, "related": self.related,
+                "earlier": self.earlier}
 
 
 @dataclass
@@ -337,7 +353,8 @@ class _Scorer:
     @staticmethod
     def _quality(insight: dict[str, Any]) -> tuple[float, list[str]]:
         scores = insight.get("scores") or {}
-        values = [min(1.0, max(0.0, float(scores.get(name, 0.0)))) for name in QUALITY_SCORES]
+        names = QUALITY_SCORES + (("faithful",) if "faithful" in scores else ())
+        values = [min(1.0, max(0.0, float(scores.get(name, 0.0)))) for name in names]
         return sum(values) / len(values), []
 
     def _novelty(self, sims: np.ndarray) -> tuple[float, list[str]]:
@@ -410,7 +427,8 @@ def ranking(insights: list[dict[str, Any]], config: Config, paths: Paths, now: d
     delivered = {item["insight"]["id"]: item["date"] for item in shown}
     delivered.update({dup: item["date"] for item in shown for dup in item.get("duplicates") or []})
     vectors = embedder.passages([insight["text"] for insight in pool])
-    entries = _Scorer(settings, now, embedder, shown, load_ratings(paths)).score(pool, vectors)
+    scorer = _Scorer(settings, now, embedder, shown, load_ratings(paths))
+    entries = scorer.score(pool, vectors)
 
     candidates = []
     for index, entry in enumerate(entries):
@@ -436,6 +454,9 @@ def ranking(insights: list[dict[str, Any]], config: Config, paths: Paths, now: d
             entries[index].status = f"merged into {entries[keeper].id}: a near-duplicate that ranks higher"
 
     top = _cap(kept, settings, settings["top"] + spare if settings["top"] else 0)
+    rows = {insight["id"]: row for row, insight in enumerate(pool)}
+    for entry in top:
+        entry.earlier = related.earlier(entry.insight, vectors[rows[entry.id]], shown, scorer.shown_vectors)
     if top and settings["related"]:
         library = _library(paths) if library is None else library
         _attach_related(top, pool, vectors, library, embedder, settings["related"])
@@ -465,13 +486,12 @@ def _cap(kept: list[Entry], settings: dict[str, Any], top_size: int) -> list[Ent
             top.append(entry)
             per_show[show] += 1
             per_episode[episode] += 1
-    for entry in waiting:
+    for entry in waiting:  # they rank after the varied picks, in their own order
         if len(top) < limit:
             entry.status += "; taken to fill the top, as too few other episodes or shows had insights"
             top.append(entry)
         else:
             entry.status = entry.status.replace("waiting", "skipped", 1)
-    top.sort(key=lambda e: (-e.score, e.id))
     for number, entry in enumerate(top, start=1):
         entry.rank = number
         entry.status = f"rank {number}" + (f" ({entry.status})" if entry.status.startswith("waiting") else "")
@@ -480,30 +500,18 @@ def _cap(kept: list[Entry], settings: dict[str, Any], top_size: int) -> list[Ent
 
 def _attach_related(top: list[Entry], pool: list[dict[str, Any]], vectors: np.ndarray,
                     library: list[dict[str, Any]], embedder: embed.Embedder, limit: int) -> None:
-    """Give each top item up to `limit` insights on the same theme, at most one per other episode
-    (from `pool` or, for earlier episodes, the `library`)."""
+    """Give each top item up to `limit` related insights (podbrief/related.py) from other episodes,
+    from `pool` or, for earlier episodes, the `library`."""
     known = {insight["id"] for insight in pool}
     earlier = [insight for insight in library if insight["id"] not in known]
     others = pool + earlier
     other_vectors = np.concatenate([vectors, embedder.passages([i["text"] for i in earlier])]) if earlier else vectors
     excluded = {entry.id for entry in top} | {dup for entry in top for dup in entry.duplicates}
+    excluded |= {link["id"] for entry in top for link in entry.earlier}  # already linked as the thread
     by_id = {insight["id"]: row for row, insight in enumerate(others)}
     for entry in top:
-        sims = other_vectors @ other_vectors[by_id[entry.id]]
-        order = sorted(np.nonzero(sims >= RELATED)[0].tolist(), key=lambda r: (-sims[r], others[r]["id"]))
-        episodes = {entry.insight["episode"]["id"]}
-        chosen: list[int] = []
-        for row in order:
-            candidate = others[row]
-            if candidate["id"] in excluded or candidate["episode"]["id"] in episodes:
-                continue
-            if sims[row] >= DUPLICATE or any(other_vectors[row] @ other_vectors[c] >= DUPLICATE for c in chosen):
-                continue  # the same claim again is not a related insight
-            chosen.append(row)
-            episodes.add(candidate["episode"]["id"])
-            entry.related.append({**candidate, "similarity": round(float(sims[row]), 3)})
-            if len(chosen) == limit:
-                break
+        entry.related = related.choose(entry.insight, other_vectors[by_id[entry.id]], others, other_vectors,
+                                       excluded, limit, DUPLICATE)
 
 
 def rank(insights: list[dict[str, Any]], config: Config, paths: Paths, now: dt.datetime,

@@ -22,8 +22,8 @@ from rich.text import Text
 
 from podbrief import briefs, deliver, render
 from podbrief.config import Config
-from podbrief.errors import InputError, NothingNew, PartialFailure, UsageError
-from podbrief.stages import Budget, StageReport, fetch, rank
+from podbrief.errors import DeliveryError, InputError, NothingNew, PartialFailure, UsageError
+from podbrief.stages import Budget, StageReport, fetch, polish, rank
 from podbrief.store import Index, Paths, run_lock
 
 NO_FEEDS = ("no subscriptions yet: add a podcast with `podbrief add FEED_URL` (or `podbrief import FILE.opml`), "
@@ -41,14 +41,20 @@ class Window:
     until: dt.datetime
 
     def contains(self, stamp: str | None) -> bool:
-        return stamp is not None and self.since <= _parse_utc(stamp) <= self.until
+        moment = _parse_utc(stamp) if stamp else None
+        return moment is not None and self.since <= moment <= self.until
 
     def to_json(self) -> dict[str, str]:
         return {"since": _iso(self.since), "until": _iso(self.until)}
 
 
-def _parse_utc(stamp: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+def _parse_utc(stamp: str) -> dt.datetime | None:
+    """The moment an ISO 8601 stamp names; None for one that is not (an older podbrief stored
+    a pubDate before year 1000 as "1-01-01T00:00:00Z")."""
+    try:
+        return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -82,7 +88,10 @@ def window(now: dt.datetime, since_days: float, date: str | None = None, since: 
     if since is None:
         start = anchor - dt.timedelta(days=since_days)
     elif match := _DURATION.match(since.strip()):
-        start = anchor - dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
+        try:
+            start = anchor - dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
+        except OverflowError:
+            raise UsageError(f"--since: {since} reaches back before year 1") from None
     else:
         try:
             start = _local_midnight(dt.date.fromisoformat(since))
@@ -144,6 +153,7 @@ def run(paths: Paths, config: Config, console: Console, when: Window, budget: Bu
             with Index(paths) as index:
                 pending = [row["id"] for row in index.pending(stage) if _in_window(row, when)]
             if pending:
+                polish.check(config, paths)  # a missing polish model fails before the heavy work, not after it
                 reports.append(run_stage(paths, config, console, budget, episode_ids=pending))
         with Index(paths) as index:
             episodes = [row for row in index.episodes() if _in_window(row, when)]
@@ -223,10 +233,22 @@ def _nothing_new(paths: Paths, when: Window, episodes: int, insights: int, probl
 
 def finish(brief: briefs.Brief, config: Config, console: Console) -> None:
     """After the brief is shown: deliver it, then report failures through the exit status."""
-    note = deliver.deliver(brief, config)
+    try:
+        note = deliver.deliver(brief, config)
+    except DeliveryError as exc:
+        raise DeliveryError(f"{exc}; the brief is saved: `podbrief brief --date {brief['date']} --deliver` "
+                            "sends it again") from None
     if note:
         console.print(note, markup=False)
     if render.remaining_line(brief):
         console.print(Text(render.remaining_line(brief) + "; run `podbrief today` again to finish", style="yellow"))
     if brief["problems"]:
         raise PartialFailure(f"brief saved (it lists them), but {_problems_line(brief['problems'])}")
+
+
+def resend(brief: briefs.Brief, config: Config) -> str:
+    """Deliver a stored brief again (`podbrief brief --deliver`), e.g. after a failed delivery (exit 10)."""
+    note = deliver.deliver(brief, config)
+    if note is None:
+        raise UsageError("brief.deliver is none: there is nowhere to send the brief (set brief.deliver: email)")
+    return note

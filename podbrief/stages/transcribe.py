@@ -3,51 +3,64 @@
 Publisher transcripts are parsed in this process (milliseconds). Audio goes to N
 worker processes (`transcribe.workers`, 0 = one per CPU core), each loading the
 model once and decoding with `transcribe.threads` CTranslate2 threads: on this kind
-of machine one thread per process beats two threads in one process. With fewer
-episodes than workers and `transcribe.split_episodes` on, each episode is split: this process decodes its audio and
-finds the speech windows once, and each worker decodes a consecutive run of them.
-On a GPU (`transcribe.device`) one engine in this process does all the work.
-Results come back here, where the transcript is written atomically (a split one
-only when all its parts are back) and the index updated, so a killed run leaves no
+of machine one thread per process beats two threads in one process. On a GPU
+(`transcribe.device`) one engine in this process does all the work.
+
+With fewer episodes than workers and `transcribe.split_episodes` on, each episode is
+split: this process decodes its audio, finds its speech windows and, with
+`transcribe.diarize`, its speakers once over the whole episode; each worker decodes
+a consecutive run of the (already labelled) windows, and the parts' segments are
+stitched back in order. So a speaker has one label across the parts, and the stitched
+transcript is named from the voiceprints like any other.
+
+Results come back here, where the transcript is written atomically (a split one only
+when all its parts are back) and the index updated, so a killed run leaves no
 transcript that looks complete and the rerun redoes only the unfinished episodes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import queue
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
-from podbrief import devices, models
+from podbrief import devices, models, voiceprints
 from podbrief.config import Config, expect_choice
+from podbrief.engines import diarize
 from podbrief.engines.whisper import (
     SAMPLE_RATE,
-    WINDOW_SECONDS,
     Clip,
     Segment,
     Settings,
     WhisperEngine,
     Window,
+    language_sample,
     load_audio,
+    pack,
+    speech_regions,
     speech_windows,
     split_windows,
 )
-from podbrief.errors import InputError, ModelError, PodbriefError
+from podbrief.errors import InputError, ModelError, PodbriefError, describe
 from podbrief.formats import transcripts
+from podbrief.render import clean
 from podbrief.stages import Budget, StageReport
 from podbrief.store import Index, Paths, atomic_write_json, read_json, utcnow
 
@@ -55,6 +68,11 @@ TRANSCRIPT_FILE = "transcript.json"
 # Publisher formats in order of preference: JSON and VTT name their speakers explicitly.
 PUBLISHER_PREFERENCE = ("json", "vtt", "srt", "html")
 OnProgress = Callable[[float, float], None]  # (seconds of audio done, audio duration)
+# (job key, part index (0 for a whole job), seconds of audio done in it, the episode's duration)
+OnJobProgress = Callable[[str, int, float, float], None]
+Decoded = tuple[list[Segment], str]  # (segments, language)
+Outcome = dict[str, Any] | str  # a transcript document, or the job's one-line error
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
@@ -65,6 +83,21 @@ class Job:
     key: str  # episode id, or the file name for a loose file
     audio: Path
     episode_id: str | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One episode's audio and what to decode in it: its speech windows (with diarization each
+    within one speaker's turn and labelled with it) and the speakers' voices."""
+
+    audio: np.ndarray
+    windows: list[Window]
+    voices: dict[str, np.ndarray]
+    speakers: str | None  # the diarization embedder's name; None: not diarized
+
+    @property
+    def duration(self) -> float:
+        return self.audio.size / SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -99,6 +132,25 @@ def settings(config: Config, device: str | None = None) -> Settings:
                     compute_type="float16" if device == "cuda" else compute_type, device=device)
 
 
+SPEAKER_MODELS = ("mfcc", "voice-encoder")
+
+
+def speaker_model(config: Config, console: Console) -> str | None:
+    """The diarization embedder to use, or None when `transcribe.diarize` is off.
+
+    A missing optional model is one warning line, and transcription goes on without speakers."""
+    if not config["transcribe"]["diarize"]:
+        return None
+    name = expect_choice(config, "transcribe.speaker_model", SPEAKER_MODELS)
+    try:
+        diarize.embedder(name)
+    except PodbriefError as exc:
+        console.print(Text(f"podbrief: warning: {exc}; transcribing without speaker labels", style="red"),
+                      soft_wrap=True)
+        return None
+    return name
+
+
 def worker_count(config: Config) -> int:
     """`transcribe.workers`, 0 meaning the cores this process may use."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -106,35 +158,59 @@ def worker_count(config: Config) -> int:
 
 
 def transcribe_audio(engine: WhisperEngine, model: models.ResolvedModel, job: Job,
-                     progress: OnProgress | None = None) -> dict[str, Any]:
-    """Transcribe one audio file into a transcript document."""
+                     progress: OnProgress | None = None, embedder: diarize.Embedder | None = None) -> dict[str, Any]:
+    """Transcribe one audio file into a transcript document; with `embedder`, a window
+    never spans two speakers and every segment carries its speaker label."""
+    found = plan(job, engine.settings.vad, embedder)
+    decoded = engine.transcribe(found.audio, progress and (lambda done: progress(done, found.duration)), found.windows)
+    return _document(job, model, engine.settings, found, decoded)
+
+
+def plan(job: Job, vad: bool, embedder: diarize.Embedder | None) -> Plan:
+    """Load the job's audio and find its windows to decode (and, with `embedder`, who speaks in each)."""
     audio = load_audio(job.audio)
-    duration = audio.size / SAMPLE_RATE
-    segments, language = engine.transcribe(audio, progress and (lambda done: progress(done, duration)))
-    return _document(job, model, engine.settings, segments, language, duration)
+    windows, voices = diarized_windows(audio, vad, embedder) if embedder else (speech_windows(audio, vad), {})
+    return Plan(audio, windows, voices, embedder.name if embedder else None)
 
 
-def _document(job: Job, model: models.ResolvedModel, decode: Settings, segments: list[Segment], language: str,
-              duration: float) -> dict[str, Any]:
-    return transcripts.document(
-        segments=[{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text, "speaker": None,
+def diarized_windows(audio: np.ndarray, vad: bool, embedder: diarize.Embedder,
+                     ) -> tuple[list[Window], dict[str, np.ndarray]]:
+    """The windows to decode, each within one speaker's turn and labelled with it, and the speakers' voices.
+
+    With a single voice nothing is labelled: the transcript reads as before diarization."""
+    regions = speech_regions(audio, vad)
+    found = diarize.diarize(audio, [(r.start, r.end) for r in regions], embedder)
+    if len(found.voices) < 2:
+        return pack(regions), {}
+    return pack([Window(t.start, t.end, t.speaker) for t in found.turns]), found.voices
+
+
+def _document(job: Job, model: models.ResolvedModel, decode: Settings, found: Plan, decoded: Decoded,
+              ) -> dict[str, Any]:
+    """The transcript document of `job`, from its plan and the segments decoded from it."""
+    segments, language = decoded
+    doc = transcripts.document(
+        segments=[{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text, "speaker": s.speaker,
                    "flags": s.flags} for s in segments],
-        source="asr", audio=job.audio.name, language=language, duration=duration,
-        model={"name": model.name, "sha256": model.sha256, "settings": decode.to_json()},
+        source="asr", audio=job.audio.name, language=language, duration=found.duration,
+        model={"name": model.name, "sha256": model.sha256, "settings": decode.to_json(), "speakers": found.speakers},
         episode_id=job.episode_id, created=utcnow())
+    doc["voices"] = {label: [round(float(x), 5) for x in voice] for label, voice in found.voices.items()}
+    return doc
 
 
 def transcribe_file(path: Path, paths: Paths, config: Config, console: Console) -> dict[str, Any]:
     """The loose-file entry point: transcribe any local audio file, with a progress bar."""
     model = models.resolve("whisper", config["transcribe"]["model"], paths)
     engine = _gpu_engine(model, config) or WhisperEngine(model.path, settings(config, "cpu"))
+    speakers = speaker_model(config, console)
     log.debug("transcribing %s on %s", path.name, engine.settings.device)
     job = Job(path.name, path, None)
     with _progress(console) as bars:
-        task = bars.add_task(escape(path.name), total=None, rtf="")
+        task = bars.add_task(escape(clean(path.name)), total=None, rtf="")
         started = time.monotonic()
         return transcribe_audio(engine, model, job, lambda done, total: _advance(
-            bars, task, done, total, started))
+            bars, task, done, total, started), diarize.embedder(speakers))
 
 
 # --- publisher transcripts ---------------------------------------------------------------------
@@ -214,7 +290,9 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
                 if isinstance(outcome, str):
                     _fail(index, report, job.key, outcome)
                 else:
-                    atomic_write_json(paths.episode_dir(job.key) / TRANSCRIPT_FILE, outcome)
+                    directory = paths.episode_dir(job.key)
+                    outcome = voiceprints.name_transcript(paths, outcome, read_json(directory / "episode.json"))
+                    atomic_write_json(directory / TRANSCRIPT_FILE, outcome)
                     _done(index, report, job.key)
     return report
 
@@ -230,7 +308,7 @@ def _prepare(paths: Paths, config: Config, episode_id: str) -> Job | None:
         except InputError as exc:
             doc, publisher_error = None, exc
         if doc is not None:
-            atomic_write_json(directory / TRANSCRIPT_FILE, doc)
+            atomic_write_json(directory / TRANSCRIPT_FILE, voiceprints.name_transcript(paths, doc, episode))
             return None
     if not episode.get("audio_file"):
         raise publisher_error or InputError("no audio downloaded for this episode")
@@ -251,12 +329,11 @@ def _fail(index: Index, report: StageReport, episode_id: str, error: str) -> Non
 
 
 def _run(jobs: list[Job], model: models.ResolvedModel, config: Config, console: Console, budget: Budget,
-         titles: dict[str, str]) -> Iterator[tuple[Job, dict[str, Any] | str]]:
+         titles: dict[str, str]) -> Iterator[tuple[Job, Outcome]]:
     """Yield (job, transcript document or one-line error) as jobs finish; start none after the budget."""
+    speakers = speaker_model(config, console)
     engine = _gpu_engine(model, config)
-    workers = 1 if engine else worker_count(config)
-    if not config["transcribe"]["split_episodes"]:
-        workers = min(workers, len(jobs))  # an episode alone runs in one worker
+    workers = 1 if engine else _workers(config, len(jobs))
     if workers == 1 and engine is None:
         engine = WhisperEngine(model.path, settings(config, "cpu"))
     log.debug("transcribing %d episode(s) on %s, %s", len(jobs), engine.settings.device if engine else "cpu",
@@ -265,25 +342,35 @@ def _run(jobs: list[Job], model: models.ResolvedModel, config: Config, console: 
         overall = bars.add_task("all episodes", total=len(jobs), rtf="")
         tasks: dict[str, TaskID] = {}
         started: dict[str, float] = {}
-        audio_done: dict[tuple[str, int], float] = {}
+        audio_done: dict[tuple[str, int], float] = {}  # (job key, part) -> seconds of its audio done
+        finished: set[str] = set()  # a worker's last events can arrive after its result
         begun = time.monotonic()
 
         def on_progress(key: str, part: int, done: float, total: float) -> None:
+            if key in finished:
+                return
             if key not in tasks:
-                tasks[key] = bars.add_task(escape(titles.get(key, key)[:50]), total=None, rtf="")
+                tasks[key] = bars.add_task(escape(clean(titles.get(key, key))[:50]), total=None, rtf="")
                 started[key] = time.monotonic()
             audio_done[key, part] = done
             _advance(bars, tasks[key], sum(s for (k, _), s in audio_done.items() if k == key), total, started[key])
             elapsed = time.monotonic() - begun
             bars.update(overall, rtf=f"{sum(audio_done.values()) / elapsed:.0f}x real time" if elapsed > 0 else "")
 
-        results = (_run_here(jobs, engine, model, budget, on_progress) if engine
-                   else _run_pool(jobs, model, settings(config, "cpu"), workers, budget, on_progress))
+        results = (_run_here(jobs, engine, model, diarize.embedder(speakers), budget, on_progress) if engine
+                   else _run_pool(jobs, model, settings(config, "cpu"), speakers, workers, budget, on_progress))
         for job, outcome in results:
             bars.advance(overall)
+            finished.add(job.key)
             if job.key in tasks:
                 bars.remove_task(tasks[job.key])
             yield job, outcome
+
+
+def _workers(config: Config, jobs: int) -> int:
+    """How many worker processes: never more than the episodes, unless episodes may be split."""
+    workers = worker_count(config)
+    return workers if config["transcribe"]["split_episodes"] else min(workers, jobs)
 
 
 def _gpu_engine(model: models.ResolvedModel, config: Config) -> WhisperEngine | None:
@@ -299,87 +386,118 @@ def _gpu_engine(model: models.ResolvedModel, config: Config) -> WhisperEngine | 
         return None
 
 
-def _attempt(work: Callable[[], Any]) -> Any:
+def _attempt(work: Callable[[], T]) -> T | str:
     """Run one job's (or part's) work; every failure becomes that job's one-line error so the others go on."""
     try:
         return work()
-    except PodbriefError as exc:
-        return str(exc)
     except Exception as exc:
-        return f"unexpected error: {type(exc).__name__}: {exc}"
+        return describe(exc)
 
 
-def _run_here(jobs: list[Job], engine: WhisperEngine, model: models.ResolvedModel, budget: Budget,
-              on_progress: Callable[[str, int, float, float], None]) -> Iterator[tuple[Job, dict[str, Any] | str]]:
+def _transcribe_job(engine: WhisperEngine, model: models.ResolvedModel, job: Job, embedder: diarize.Embedder | None,
+                    report: OnJobProgress) -> Outcome:
+    """One whole job, here or in a worker: its document, or its one-line error."""
+    return _attempt(lambda: transcribe_audio(engine, model, job, lambda done, total: report(job.key, 0, done, total),
+                                             embedder))
+
+
+def _run_here(jobs: list[Job], engine: WhisperEngine, model: models.ResolvedModel, embedder: diarize.Embedder | None,
+              budget: Budget, on_progress: OnJobProgress) -> Iterator[tuple[Job, Outcome]]:
     for job in jobs:
         if budget.exhausted():
             return
-        yield job, _attempt(lambda job=job: transcribe_audio(
-            engine, model, job, lambda done, total: on_progress(job.key, 0, done, total)))
+        yield job, _transcribe_job(engine, model, job, embedder, on_progress)
 
 
-def _split(job: Job, decode: Settings, parts: int) -> tuple[float, list[Part]]:
-    """Decode an episode's audio and find its speech once, here; cut its windows into `parts` runs.
-
-    Returns (duration, parts); no parts when the episode has fewer than two windows.
-    """
-    audio = load_audio(job.audio)
-    duration = audio.size / SAMPLE_RATE
-    windows = speech_windows(audio, decode.vad)
-    if len(windows) < 2:
-        return duration, []
-    runs = split_windows(windows, parts)
-    sample = None if decode.language else Clip(audio).span(windows[0].start, windows[0].start + WINDOW_SECONDS)
-    bounds = [0.0, *(run[0].start for run in runs[1:]), duration]
-    found = []
+def _split(job: Job, decode: Settings, embedder: diarize.Embedder | None, parts: int) -> _Stitching | None:
+    """Plan an episode here, once (its audio, windows and speakers over the whole episode), and cut
+    its windows into `parts` runs; None when it has fewer than two windows (it then runs whole)."""
+    found = plan(job, decode.vad, embedder)
+    if len(found.windows) < 2:
+        return None
+    runs = split_windows(found.windows, parts)
+    sample = None if decode.language else language_sample(Clip(found.audio), found.windows)
+    bounds = [0.0, *(run[0].start for run in runs[1:]), found.duration]
+    cut = []
     for index, run in enumerate(runs):
         first = int(run[0].start * SAMPLE_RATE)
-        clip = Clip(audio[first: int(run[-1].end * SAMPLE_RATE)], first)
-        found.append(Part(job, index, run, clip, sample, bounds[index], bounds[index + 1], duration))
-    return duration, found
+        clip = Clip(found.audio[first: int(run[-1].end * SAMPLE_RATE)], first)
+        cut.append(Part(job, index, run, clip, sample, bounds[index], bounds[index + 1], found.duration))
+    log.debug("%s: split into %d parts of %s windows", job.key, len(cut), "+".join(str(len(run)) for run in runs))
+    return _Stitching(job, found, cut, [None] * len(cut))
 
 
-def _stitch(job: Job, model: models.ResolvedModel, decode: Settings, duration: float,
-            outcomes: list[tuple[list[Segment], str] | str]) -> dict[str, Any] | str:
-    """One document from the parts' segments, in order; the first part's error if any failed."""
-    errors = [outcome for outcome in outcomes if isinstance(outcome, str)]
-    if errors:
-        return errors[0]
-    segments = [segment for found, _ in outcomes for segment in found]  # type: ignore[misc]
-    return _document(job, model, decode, segments, outcomes[0][1], duration)  # type: ignore[index]
+@dataclass
+class _Stitching:
+    """A split episode: its plan, its parts and each part's outcome, kept in order as they come back."""
+
+    job: Job
+    plan: Plan
+    parts: list[Part]
+    outcomes: list[Decoded | str | None]
+
+    def add(self, index: int, outcome: Decoded | str) -> bool:
+        """Record part `index`'s outcome; True when every part is back."""
+        self.outcomes[index] = outcome
+        log.debug("%s: part %d/%d done", self.job.key, index + 1, len(self.outcomes))
+        return all(o is not None for o in self.outcomes)
+
+    def document(self, model: models.ResolvedModel, decode: Settings) -> Outcome:
+        """One document from the parts' segments in order (speakers were found over the whole
+        episode before the split); the first failed part's error if any failed."""
+        errors = [outcome for outcome in self.outcomes if isinstance(outcome, str)]
+        if errors:
+            return errors[0]
+        decoded = cast(list[Decoded], self.outcomes)
+        segments = [segment for found, _ in decoded for segment in found]
+        return _document(self.job, model, decode, self.plan, (segments, decoded[0][1]))
 
 
 # Worker-process state: the engine is loaded once per process by `_init_worker`.
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(model: models.ResolvedModel, decode: Settings, events: Any) -> None:
-    _worker.update(engine=WhisperEngine(model.path, decode), model=model, events=events)
+def _init_worker(model: models.ResolvedModel, decode: Settings, speakers: str | None, events: Any,
+                 parent: int) -> None:
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+    _worker.update(engine=WhisperEngine(model.path, decode), model=model, events=events,
+                   embedder=diarize.embedder(speakers))
 
 
-def _work(job: Job) -> dict[str, Any] | str:
-    events = _worker["events"]
-    return _attempt(lambda: transcribe_audio(_worker["engine"], _worker["model"], job,
-                                             lambda done, total: events.put((job.key, 0, done, total))))
+def _exit_with(parent: int) -> None:
+    """End this worker once its parent is gone (kill -9 gives it no chance to end its workers)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
-def _work_part(part: Part) -> tuple[list[Segment], str] | str:
-    engine, events = _worker["engine"], _worker["events"]
+def _report(*event: Any) -> None:
+    """Send a progress event (see OnJobProgress) from a worker to the parent."""
+    _worker["events"].put(event)
 
-    def report(done: float) -> None:
-        events.put((part.job.key, part.index, min(done, part.end) - part.start, part.duration))
 
-    def decode() -> tuple[list[Segment], str]:
+def _work(job: Job) -> Outcome:
+    return _transcribe_job(_worker["engine"], _worker["model"], job, _worker["embedder"], _report)
+
+
+def _work_part(part: Part) -> Decoded | str:
+    """Decode one part's windows (already labelled with their speakers when diarized)."""
+    engine: WhisperEngine = _worker["engine"]
+
+    def progress(done: float) -> None:
+        _report(part.job.key, part.index, min(done, part.end) - part.start, part.duration)
+
+    def decode() -> Decoded:
         language = engine.language(part.sample)
-        segments = engine.decode(part.clip, part.windows, language, report)
-        report(part.end)
+        segments = engine.decode(part.clip, part.windows, language, progress)
+        progress(part.end)
         return segments, language
 
     return _attempt(decode)
 
 
-def _run_pool(jobs: list[Job], model: models.ResolvedModel, decode: Settings, workers: int, budget: Budget,
-              on_progress: Callable[[str, int, float, float], None]) -> Iterator[tuple[Job, dict[str, Any] | str]]:
+def _run_pool(jobs: list[Job], model: models.ResolvedModel, decode: Settings, speakers: str | None, workers: int,
+              budget: Budget, on_progress: OnJobProgress) -> Iterator[tuple[Job, Outcome]]:
     """Keep `workers` jobs (or parts) in flight; progress events come back through a queue.
 
     With fewer jobs than workers, each job is split into parts so that no worker idles.
@@ -387,54 +505,67 @@ def _run_pool(jobs: list[Job], model: models.ResolvedModel, decode: Settings, wo
     context = multiprocessing.get_context("spawn")
     events = context.Queue()
     waiting = list(reversed(jobs))
-    split = workers // len(jobs)
-    running: dict[Future[Any], tuple[Job, int | None]] = {}
-    splits: dict[str, tuple[float, list[Any]]] = {}  # a split job's key -> (duration, each part's outcome or None)
+    parts = workers // len(jobs)
+    embedder = diarize.embedder(speakers) if parts > 1 else None  # a split episode is diarized here
+    running: dict[Future[Any], tuple[Job, int | None]] = {}  # -> (job, part index; None for a whole job)
+    stitching: dict[str, _Stitching] = {}
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(model, decode, events)) as pool:
+                             initargs=(model, decode, speakers, events, os.getpid())) as pool, _workers_end_with_this():
         while waiting or running:
             while waiting and len(running) < workers and not budget.exhausted():
-                job = waiting[-1]
-                prepared = _attempt(lambda job=job: _split(job, decode, split)) if split > 1 else (0.0, [])
-                if isinstance(prepared, str):
-                    waiting.pop()
-                    yield job, prepared
+                job = waiting.pop()
+                split = _attempt(lambda job=job: _split(job, decode, embedder, parts)) if parts > 1 else None
+                if isinstance(split, str):
+                    yield job, split
                     continue
-                duration, parts = prepared
                 try:
-                    futures = ({pool.submit(_work_part, part): (job, part.index) for part in parts} if parts
-                               else {pool.submit(_work, job): (job, None)})
+                    running.update(_submit(pool, job, split))
                 except BrokenProcessPool:  # workers died; what has not started stays pending
                     waiting.clear()
                     break
-                if parts:
-                    splits[job.key] = (duration, [None] * len(parts))
-                    log.debug("%s: split into %d parts of %s windows", job.key, len(parts),
-                              "+".join(str(len(part.windows)) for part in parts))
-                running.update(futures)
-                waiting.pop()
+                if split:
+                    stitching[job.key] = split
             if not running:
                 return
             finished, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
             _drain(events, on_progress)
             for future in finished:
                 job, index = running.pop(future)
-                try:
-                    outcome = future.result()
-                except Exception as exc:
-                    outcome = f"transcription worker failed: {type(exc).__name__}: {exc}"
+                outcome = _result(future)
                 if index is None:
                     yield job, outcome
-                    continue
-                duration, outcomes = splits[job.key]
-                outcomes[index] = outcome
-                log.debug("%s: part %d/%d done", job.key, index + 1, len(outcomes))
-                if all(o is not None for o in outcomes):
-                    del splits[job.key]
-                    yield job, _stitch(job, model, decode, duration, outcomes)
+                elif stitching[job.key].add(index, outcome):
+                    yield job, stitching.pop(job.key).document(model, decode)
 
 
-def _drain(events: Any, on_progress: Callable[[str, int, float, float], None]) -> None:
+def _submit(pool: ProcessPoolExecutor, job: Job, split: _Stitching | None) -> dict[Future[Any], tuple[Job, int | None]]:
+    """Start `job` in the pool: whole, or each of its parts when it was split."""
+    if split is None:
+        return {pool.submit(_work, job): (job, None)}
+    return {pool.submit(_work_part, part): (job, part.index) for part in split.parts}
+
+
+def _result(future: Future[Any]) -> Any:
+    """A finished job's or part's outcome; a worker that died is that job's error."""
+    try:
+        return future.result()
+    except Exception as exc:
+        return f"transcription worker failed: {type(exc).__name__}: {exc}"
+
+
+@contextlib.contextmanager
+def _workers_end_with_this() -> Iterator[None]:
+    """On Ctrl-C, SIGTERM (the CLI makes it a KeyboardInterrupt) or any failure, end the workers at once:
+    leaving the pool would otherwise wait for the episodes they are decoding."""
+    try:
+        yield
+    except BaseException:
+        for process in multiprocessing.active_children():
+            process.terminate()
+        raise
+
+
+def _drain(events: Any, on_progress: OnJobProgress) -> None:
     while True:
         try:
             on_progress(*events.get_nowait())
