@@ -1,6 +1,7 @@
 """One episode on all cores: its speech windows split across the workers and stitched back in order.
 
-Real faster-whisper, the bundled tiny.en and a real 2-minute recording (tests/fixtures/LICENSES.md).
+Real faster-whisper, the bundled tiny.en, a real 2-minute recording and the two-speaker telephone
+call (tests/fixtures/LICENSES.md).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from speech import SPEECH, wer
 from test_transcribe import add_episode, transcript
 
 from podbrief import config as configmod
+from podbrief import voiceprints
 from podbrief.engines.whisper import Window, split_windows
 from podbrief.stages import transcribe as stage
 from podbrief.store import Index, Paths
@@ -53,6 +56,26 @@ def test_one_episode_split_across_two_workers_has_the_words_of_one_worker(home: 
     assert wer([one], [split]) <= 1.0
     times = [t for s in results[2] for t in (s["start"], s["end"])]
     assert times == sorted(times) and times[-1] <= 126.3
+
+
+def test_a_split_diarized_episode_has_the_speakers_and_turns_of_one_worker(home: Path, caplog) -> None:
+    # speakers are found once over the whole episode, before the split: a part never labels its own voices
+    episode = add_episode(home, "call", audio=SPEECH / "conversation.mp3")
+    caplog.set_level(logging.DEBUG, logger="podbrief")
+    docs = {}
+    for workers in (1, 2):
+        shutil.rmtree(voiceprints.store_dir(Paths(home)), ignore_errors=True)  # each run names from scratch
+        with Index(Paths(home)) as index:
+            index.reset_stage(episode, "transcribe")
+        config = configmod.load(None, flags={"transcribe.workers": workers, "transcribe.split_episodes": True})
+        assert stage.run_pending(Paths(home), config, Console(quiet=True)).done == [episode]
+        docs[workers] = transcript(home, episode)
+    assert re.search(r"split into 2 parts of \d+\+\d+ windows", caplog.text)
+    one, split = ([(s["start"], s["end"], s["speaker"], s["label"]) for s in docs[w]["segments"]] for w in (1, 2))
+    assert split == one
+    assert {label for _, _, _, label in split} == {"SPEAKER_00", "SPEAKER_01"}  # the call's two voices
+    assert docs[2]["model"]["speakers"] == "mfcc" and docs[2]["voices"] == docs[1]["voices"]
+    assert wer([" ".join(s["text"] for s in docs[1]["segments"])], [" ".join(s["text"] for s in docs[2]["segments"])]) <= 1.0
 
 
 def test_a_killed_split_run_leaves_nothing_that_looks_complete(home: Path) -> None:
