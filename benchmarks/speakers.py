@@ -41,8 +41,8 @@ from podbrief import config as configmod
 from podbrief import models, voiceprints
 from podbrief.engines import diarize
 from podbrief.engines.whisper import SAMPLE_RATE, WhisperEngine, load_audio, speech_regions
-from podbrief.extraction.passages import Segment
 from podbrief.extraction.speakers import name_speakers
+from podbrief.formats.transcripts import Segment
 from podbrief.stages import transcribe as stage
 from podbrief.store import Paths
 

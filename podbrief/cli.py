@@ -28,6 +28,8 @@ from podbrief import export as exports
 from podbrief.demo import run as demo_run
 from podbrief.errors import ExitStatus, InputError, ModelError, NothingNew, PartialFailure, PodbriefError, UsageError
 from podbrief.formats import opml
+from podbrief.formats.documents import TRANSCRIPT
+from podbrief.ranking import ratings
 from podbrief.stages import Budget
 from podbrief.stages import fetch as fetch_stage
 from podbrief.stages import rank as rank_stage
@@ -421,7 +423,7 @@ def rate(
     """Rate an insight: similar insights, its topics, speaker and show rank higher (up) or lower (down)."""
     rt = runtime(ctx)
     insight = rank_stage.find(rt.paths, insight_id)
-    rank_stage.rate(rt.paths, insight, 1 if vote is Vote.up else -1)
+    ratings.rate(rt.paths, insight, 1 if vote is Vote.up else -1)
     rt.err.print(Text.assemble(f"Rated {vote.value}: ", (render.clean(insight["text"]), "bold")))
 
 
@@ -589,7 +591,7 @@ def transcribe(
                                  + "; ".join(f"{k}: {v}" for k, v in report.failed.items()))
         if output is None:
             return
-        doc = transcripts.read(rt.paths.episode_dir(names[0]) / transcribe_stage.TRANSCRIPT_FILE)
+        doc = transcripts.read(rt.paths.episode_file(names[0], TRANSCRIPT))
     text = transcripts.EXPORTERS[fmt_name](doc)
     if output is None:
         sys.stdout.write(text)

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from podbrief import render
-from podbrief.stages.rank import Entry
+from podbrief.ranking.score import Entry
 
 
 def _source(insight: dict[str, Any]) -> Text:

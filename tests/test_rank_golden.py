@@ -26,7 +26,8 @@ import pytest
 from rank_data import NOW, insight, write_brief
 
 from podbrief import config as configmod
-from podbrief.stages import rank
+from podbrief.ranking import ratings
+from podbrief.ranking.select import Ranking, ranking
 from podbrief.store import Paths
 
 GOLDEN = Path(__file__).parent / "golden" / "rank"
@@ -64,14 +65,14 @@ def _setup(case: dict[str, Any], home: Path) -> tuple[list[dict[str, Any]], Path
         extra = [insight({"id": i, "episode": "old", "text": t}, now) for i, t in stored.get("texts", {}).items()]
         write_brief(paths, stored["date"], [by_id[i] for i in stored["ids"]] + extra)
     for insight_id, vote in case.get("ratings", {}).items():
-        rank.rate(paths, by_id[insight_id], vote)
+        ratings.rate(paths, by_id[insight_id], vote)
     return insights, paths
 
 
-def _run(case: dict[str, Any], insights: list[dict[str, Any]], paths: Paths) -> rank.Ranking:
+def _run(case: dict[str, Any], insights: list[dict[str, Any]], paths: Paths) -> Ranking:
     config = configmod.merge(configmod.defaults(), {"rank": case["config"]})
     now = _parse(case.get("now", NOW))
-    return rank.ranking(insights, config, paths, now, embedder=BagOfWords(), date=now.date())
+    return ranking(insights, config, paths, now, embedder=BagOfWords(), date=now.date())
 
 
 @pytest.mark.parametrize("case_file", CASES, ids=[p.stem for p in CASES])
