@@ -26,7 +26,7 @@ from podbrief import __version__, briefs, directory, render, render_rank
 from podbrief import config as configmod
 from podbrief import export as exports
 from podbrief.demo import run as demo_run
-from podbrief.errors import ExitStatus, InputError, ModelError, NothingNew, PartialFailure, PodbriefError, UsageError
+from podbrief.errors import ExitStatus, InputError, ModelError, NothingNew, PodbriefError, UsageError
 from podbrief.formats import opml
 from podbrief.formats.documents import TRANSCRIPT
 from podbrief.ranking import ratings
@@ -177,6 +177,12 @@ def _warn(rt: Runtime, lines: list[str], label: str = "warning") -> None:
                      soft_wrap=True)
 
 
+def _raise_failure(failure: PodbriefError | None) -> None:
+    """Every command ends the same way: the failure its report returns becomes the exit status."""
+    if failure is not None:
+        raise failure
+
+
 def _chooser(rt: Runtime) -> Optional[Callable[[list[directory.Show]], Optional[directory.Show]]]:
     """On a terminal: show the top matches and ask which one; elsewhere (cron, pipes) None."""
     if rt.quiet or not (sys.stdin.isatty() and rt.err.is_terminal):
@@ -241,8 +247,7 @@ def search(
     if not as_json:
         _warn(rt, found.notes, "note")
     _warn(rt, found.problems)
-    if found.problems:
-        raise PartialFailure(f"{len(found.problems)} directory search(es) failed")
+    _raise_failure(found.failure())
 
 
 @app.command()
@@ -264,8 +269,7 @@ def suggest(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
         if empty:
             rt.err.print(Text(f"Nothing new for: {', '.join(empty)}"))
     _warn(rt, suggestions.problems)
-    if suggestions.problems:
-        raise PartialFailure(f"{len(suggestions.problems)} directory search(es) failed")
+    _raise_failure(suggestions.failure())
 
 
 @app.command()
@@ -372,9 +376,7 @@ def fetch(
         rt.print_json(report.to_json())
     else:
         rt.err.print(report.summary(), markup=False)
-    failure = report.failure()
-    if failure:
-        raise PartialFailure(failure)
+    _raise_failure(report.failure())
 
 
 # --- ranking: rank, rate, explain (podbrief.stages.rank, podbrief.render_rank) ---------------
@@ -409,9 +411,7 @@ def rank_command(
             rt.err.print("No insight files to rank yet: `podbrief today` makes them.", markup=False)
         render_rank.ranked(items, rt.out, why)
     _warn(rt, result.loaded.problems)
-    failure = result.failure()
-    if failure:
-        raise failure
+    _raise_failure(result.failure())
 
 
 @app.command()
@@ -586,9 +586,7 @@ def transcribe(
         elif not rt.quiet:
             rt.err.print(f"transcribe: {len(report.done)} done, {len(report.failed)} failed, "
                          f"{report.skipped} already done", markup=False)
-        if report.failed:
-            raise PartialFailure(f"transcribe failed for {len(report.failed)} episode(s): "
-                                 + "; ".join(f"{k}: {v}" for k, v in report.failed.items()))
+        _raise_failure(report.failure())
         if output is None:
             return
         doc = transcripts.read(rt.paths.episode_file(names[0], TRANSCRIPT))
@@ -715,9 +713,7 @@ def extract(
         report = extract_stage.run_pending(rt.paths, config, rt.err, episode_ids=targets or None)
     if as_json:
         rt.print_json(report.to_json())
-    if report.failed:
-        raise PartialFailure(f"extract failed for {len(report.failed)} episode(s): "
-                             + "; ".join(f"{k}: {v}" for k, v in report.failed.items()))
+    _raise_failure(report.failure())
 
 
 def _terminate(signum: int, frame: Any) -> None:

@@ -24,7 +24,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from rich.text import Text
 
 from podbrief.config import Config
-from podbrief.errors import InputError, NetworkError, UsageError, describe
+from podbrief.errors import InputError, NetworkError, PartialFailure, PodbriefError, UsageError, describe
 from podbrief.formats import feed as feedformat
 from podbrief.formats import transcripts
 from podbrief.formats.documents import CHAPTERS, EPISODE, FEED, PUBLISHER_TRANSCRIPT_STEM
@@ -91,12 +91,11 @@ class FetchReport(StageReport):
             line += f", {self.remaining} left for the next run (time budget)"
         return line + "."
 
-    def failure(self) -> str | None:
-        """A one-line description of what failed, or None if nothing did."""
+    def failure(self) -> PodbriefError | None:
         if not self.failed and not self.feed_errors:
             return None
-        return (f"{len(self.feed_errors)} feed(s) and {len(self.failed)} episode(s) failed "
-                "(see the messages above); everything else was saved")
+        return PartialFailure(f"{len(self.feed_errors)} feed(s) and {len(self.failed)} episode(s) failed "
+                              "(see the messages above); everything else was saved")
 
 
 # --- subscriptions -------------------------------------------------------------------------
