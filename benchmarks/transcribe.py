@@ -12,7 +12,7 @@ Rows: the baseline is faster-whisper with its defaults and the same model (tiny.
 no batching, default threads and compute type), measured in the same run; then podbrief's
 engine with its default settings and with variants; then the stage itself (worker
 processes, model load included) on two copies of the long file. The real-time factor
-counts decoding the audio file and everything after it; WER uses tests/speech.py's
+counts decoding the audio file and everything after it; WER uses tests/support/speech.py's
 normalisation. Run it on a quiet machine: `flock /tmp/podbrief-bench.lock ...`.
 """
 
@@ -35,14 +35,13 @@ from faster_whisper import WhisperModel
 from rich.console import Console
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-from speech import wer  # tests/speech.py: the WER the tests use too
-
+sys.path.insert(0, str(ROOT))
 from podbrief import config as configmod
 from podbrief import models
 from podbrief.engines.whisper import SAMPLE_RATE, Settings, WhisperEngine, load_audio
 from podbrief.stages import transcribe as stage
 from podbrief.store import Index, Paths, short_hash, utcnow
+from tests.support.speech import wer  # the WER the tests use too
 
 VOICES = ["en-us+m3", "en-gb+f3", "en-gb-scotland+m1", "en-us+f2", "en-gb-x-rp+m5", "en-029+f4"]
 LONG_SECONDS = 21 * 60

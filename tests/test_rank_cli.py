@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rank_data import insight, write_brief, write_episodes, write_insights
+from support.rank_data import insight, write_brief, write_episodes, write_insights
 from typer.testing import CliRunner
 
 from podbrief import related as relation

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rank_data import NOW, insight, write_episodes
+from support.rank_data import NOW, insight, write_episodes
 
 from podbrief import config as configmod
 from podbrief import related as relation

@@ -10,8 +10,9 @@ from pathlib import Path
 import feedparser
 import jsonschema
 import pytest
-from briefdata import check_golden, hostile_brief, sample_brief
 from rich.console import Console
+from support.briefdata import SAMPLE, hostile_brief, sample_brief
+from support.golden import check_text, expected_path
 
 from podbrief import render
 
@@ -19,11 +20,11 @@ SCHEMA = json.loads((Path(render.__file__).parent / "schemas" / "brief-1.schema.
 
 
 def test_markdown_golden():
-    check_golden("brief.md", render.markdown(sample_brief(), explain=True))
+    check_text(expected_path(SAMPLE, ".md"), render.markdown(sample_brief(), explain=True))
 
 
 def test_html_golden():
-    check_golden("brief.html", render.html_page(sample_brief(), explain=True))
+    check_text(expected_path(SAMPLE, ".html"), render.html_page(sample_brief(), explain=True))
 
 
 def test_markdown_escapes_model_text():

@@ -18,7 +18,7 @@ import av
 import numpy as np
 import pytest
 from rich.console import Console
-from speech import SPEECH, fixture_references, wer
+from support.speech import SPEECH, fixture_references, wer
 from typer.testing import CliRunner
 
 from podbrief import config as configmod
