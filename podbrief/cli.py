@@ -41,7 +41,7 @@ from podbrief.store import reindex as reindex_files
 class _Group(TyperGroup):
     """Turns failures into one stderr line and a documented exit code (tracebacks only with --debug)."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # typer passes its own Context
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, TyperException):  # typer's own exits and usage errors
@@ -654,7 +654,7 @@ def speakers(
     if rename and forget:
         raise UsageError("--rename and --forget: one at a time")
     if rename or forget:
-        old, new = rename or (forget, None)
+        old, new = rename if rename else (str(forget), None)
         count = voiceprints.change(rt.paths, old, new)
         rt.err.print(Text(f"{'Renamed' if new else 'Forgot'} {count} voiceprint(s) of {old}"))
         return

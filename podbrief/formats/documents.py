@@ -12,14 +12,14 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Kind:
     file: str  # the file name in its directory ("" when the name varies: one file per feed, per day)
-    schema: str | None  # None: a publisher format podbrief stores as served
+    schema: str
 
 
 # Per episode, in episodes/<episode id>/ (plus the audio and the publisher transcript as downloaded).
 EPISODE = Kind("episode.json", "podbrief.episode/1")
 TRANSCRIPT = Kind("transcript.json", "podbrief.transcript/1")
 INSIGHTS = Kind("insights.json", "podbrief.insights/1")
-CHAPTERS = Kind("chapters.json", None)  # as the publisher serves it (Podcasting 2.0 JSON chapters)
+CHAPTERS_FILE = "chapters.json"  # Podcasting 2.0 JSON chapters, stored as the publisher serves them
 PUBLISHER_TRANSCRIPT_STEM = "publisher-transcript"  # + the format's suffix: publisher-transcript.vtt
 
 # One per feed, day or home.
@@ -31,4 +31,4 @@ VOICEPRINTS = Kind("", "podbrief.voiceprints/1")  # voiceprints/<feed id>.json
 
 def is_episode_file(name: str) -> bool:
     """Whether `name` is one of the files of an episode directory that is not its insights."""
-    return name in {EPISODE.file, TRANSCRIPT.file, CHAPTERS.file} or name.startswith(PUBLISHER_TRANSCRIPT_STEM + ".")
+    return name in {EPISODE.file, TRANSCRIPT.file, CHAPTERS_FILE} or name.startswith(PUBLISHER_TRANSCRIPT_STEM + ".")

@@ -6,7 +6,6 @@ and explain read them only through here.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from podbrief.errors import InputError
+from podbrief.formats import is_number
 from podbrief.formats.documents import INSIGHTS, is_episode_file
 from podbrief.store import Paths, expect_schema, read_json, short_hash
 
@@ -67,11 +67,6 @@ def _is_quote(quote: Any) -> bool:
     times = [quote[key] for key in ("start", "end") if key in quote]
     return (isinstance(quote.get("text", ""), str) and isinstance(quote.get("link"), (str, type(None)))
             and all(is_number(t) and t >= 0 for t in times) and times == sorted(times))
-
-
-def is_number(value: Any) -> bool:
-    """A finite int or float (not a bool): what every score and time in these files must be."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def files(paths: Paths, targets: Sequence[Path]) -> tuple[list[Path], list[str]]:

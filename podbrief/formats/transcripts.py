@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -24,6 +23,7 @@ import srt
 import webvtt
 
 from podbrief.errors import InputError
+from podbrief.formats import is_number
 from podbrief.formats.documents import TRANSCRIPT
 from podbrief.store import expect_schema, read_json, sha256_file
 
@@ -299,8 +299,8 @@ def _is_segment(item: Any) -> bool:
     if not isinstance(item, dict) or not isinstance(item.get("text"), str):
         return False
     start, end = item.get("start"), item.get("end")
-    return (all(isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) for t in (start, end))
-            and 0 <= start <= end and isinstance(item.get("speaker"), (str, type(None))))
+    return (is_number(start) and is_number(end) and 0 <= start <= end
+            and isinstance(item.get("speaker"), (str, type(None))))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import numpy as np
 
 from podbrief.engines import embed
 from podbrief.errors import ConfigError
-from podbrief.formats.insights import is_number
+from podbrief.formats import is_number
 
 # e5 cosine similarities, calibrated by benchmarks/related.py on tests/fixtures/related/. Related insights
 # themselves are chosen by podbrief/related.py; RELATED is where novelty and feedback start to count closeness.

@@ -27,7 +27,7 @@ from podbrief.config import Config
 from podbrief.errors import InputError, ModelError, PodbriefError
 from podbrief.extraction import grounding, labels, passages, speakers, structure, writer
 from podbrief.formats import transcripts
-from podbrief.formats.documents import CHAPTERS, EPISODE, INSIGHTS, TRANSCRIPT
+from podbrief.formats.documents import CHAPTERS_FILE, EPISODE, INSIGHTS, TRANSCRIPT
 from podbrief.formats.transcripts import Transcript
 from podbrief.render import clean
 from podbrief.stages import Budget, StageReport
@@ -73,7 +73,7 @@ def extract(transcript: Transcript, episode: dict[str, Any] | None, engine: writ
     log.debug("%d segments, %.0f s -> %d passages %s (%d candidates); want %d insights",
               len(transcript.segments), transcript.duration, len(cut), stats.roles, len(candidates), count)
     log.debug("speakers: %s; hosts: %s", names, sorted({names[s.passage.speaker] for s in shaped if s.by_host}))
-    insights = []
+    insights: list[dict[str, Any]] = []
     for item in candidates:
         if len(insights) >= count:
             break
@@ -244,7 +244,7 @@ def extract_file(transcript_path: Path, out: Path, engines: Engines, config: Con
     transcript = transcripts.load(transcript_path)
     if up_to_date(out, transcript.sha256, engines.sha256(), config):
         return None
-    made = document(transcript, engines, config, episode, read_chapters(transcript_path.parent / CHAPTERS.file))
+    made = document(transcript, engines, config, episode, read_chapters(transcript_path.parent / CHAPTERS_FILE))
     atomic_write_json(out, made)
     return made
 
@@ -259,7 +259,7 @@ def extract_loose(transcript_path: Path, out: Path | None, config: Config, paths
     engines = Engines(paths, config)
     if out is None:
         return document(transcripts.load(transcript_path), engines, config, episode,
-                        read_chapters(transcript_path.parent / CHAPTERS.file))
+                        read_chapters(transcript_path.parent / CHAPTERS_FILE))
     return extract_file(transcript_path, out, engines, config, episode) or read_json(out)
 
 

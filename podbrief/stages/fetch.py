@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -27,7 +27,7 @@ from podbrief.config import Config
 from podbrief.errors import InputError, NetworkError, PartialFailure, PodbriefError, UsageError, describe
 from podbrief.formats import feed as feedformat
 from podbrief.formats import transcripts
-from podbrief.formats.documents import CHAPTERS, EPISODE, FEED, PUBLISHER_TRANSCRIPT_STEM
+from podbrief.formats.documents import CHAPTERS_FILE, EPISODE, FEED, PUBLISHER_TRANSCRIPT_STEM
 from podbrief.formats.opml import Outline
 from podbrief.net import Client, Fetched, HTTPStatusError, check_url
 from podbrief.render import clean
@@ -408,8 +408,8 @@ def _download_chapters(client: Client, directory: Path, meta: dict[str, Any], no
     except ValueError:
         notes.append(f"chapters: {meta['chapters_url']}: not JSON; ignored")
         return
-    atomic_write_bytes(directory / CHAPTERS.file, body)
-    meta["chapters_file"] = CHAPTERS.file
+    atomic_write_bytes(directory / CHAPTERS_FILE, body)
+    meta["chapters_file"] = CHAPTERS_FILE
 
 
 # --- the stage -----------------------------------------------------------------------------
@@ -452,7 +452,7 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
             _report_feed(console, result)
         wanted = {record["id"] for record in records}
         pending = [row["id"] for row in index.pending("fetch") if row["feed_id"] in wanted]
-        downloads = {}
+        downloads: dict[Future[tuple[dict[str, Any], list[str]]], dict[str, Any]] = {}
         for episode_id in pending:
             if budget.exhausted():
                 report.remaining += 1
@@ -460,10 +460,10 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
             meta = read_json(paths.episode_file(episode_id, EPISODE))
             downloads[pool.submit(_download_episode, client, paths, meta, config["fetch"]["transcripts"],
                                   progress)] = meta
-        for future in as_completed(downloads):
-            meta = downloads[future]
+        for download in as_completed(downloads):
+            meta = downloads[download]
             try:
-                done, notes = future.result()
+                done, notes = download.result()
             except Exception as exc:
                 error = describe(exc)
                 index.mark_failed(meta["id"], "fetch", error)

@@ -127,7 +127,7 @@ class Pipeline:
 POLISH_SPARE = 3  # finalists ranked beyond rank.top, promoted when polish finds one unfaithful
 
 
-def _problem(stage: str, error: str, title: str | None, **ids: str) -> dict[str, Any]:
+def _problem(stage: str, error: str | None, title: str | None, **ids: str) -> dict[str, Any]:
     return {"stage": stage, **ids, "title": title, "error": error}
 
 
