@@ -34,6 +34,7 @@ from podbrief import models
 from podbrief.engines.llm import LLM
 from podbrief.extraction import grounding, structure, writer
 from podbrief.extraction import passages as P
+from podbrief.formats import transcripts
 from podbrief.stages import extract as stage
 from podbrief.store import Paths
 
@@ -42,8 +43,8 @@ MEETINGS = ("education_0", "education_10", "education_22")
 COVERED = 0.2  # content ROUGE-1 F1 at which an insight covers a human summary (see calibrate_coverage)
 
 
-def segments_of(meeting: qmsum.Meeting) -> list[P.Segment]:
-    return [P.Segment(s["start"], s["end"], s["text"], s["speaker"]) for s in meeting.transcript["segments"]]
+def segments_of(meeting: qmsum.Meeting) -> list[transcripts.Segment]:
+    return [transcripts.Segment(s["start"], s["end"], s["text"], s["speaker"]) for s in meeting.transcript["segments"]]
 
 
 def turns_of(meeting: qmsum.Meeting, passage: P.Passage) -> set[int]:
@@ -120,7 +121,7 @@ def load_engine(name: str, threads: int) -> LLM:
 
 
 def run_stage(engine: LLM, meeting: qmsum.Meeting, per_hour: float = 8) -> tuple[list[dict], dict]:
-    transcript = stage.Transcript(segments_of(meeting), meeting.transcript["duration"], "", None)
+    transcript = transcripts.Transcript(segments_of(meeting), meeting.transcript["duration"], "", None)
     insights, stats = stage.extract(transcript, None, engine, budget(meeting, per_hour))
     return [{"text": i["text"], "quote": i["quote"]["text"]} for i in insights], stats.to_json()
 

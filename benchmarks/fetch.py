@@ -20,18 +20,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 import httpx
 import yaml
-from localserver import LocalServer, item, rss
 from rich.console import Console
 
 from podbrief import config as configmod
 from podbrief.formats.opml import Outline
 from podbrief.stages import fetch
 from podbrief.store import Paths
+from tests.support.localserver import LocalServer, item, rss
 
 
 def publish(server: LocalServer, feeds: int, episodes: int, audio_bytes: int) -> list[str]:

@@ -51,7 +51,7 @@ def _repo_on_path(checkout: Path) -> None:
 
 def episode(name: str) -> tuple[list, float, dict]:
     """Segments (podbrief Segment), duration and an episode dict for one data set item."""
-    from podbrief.extraction.passages import Segment
+    from podbrief.formats.transcripts import Segment
 
     if name.startswith("practical-ai"):
         from podbrief.formats.transcripts import merge_cues, parse_markdown
@@ -116,6 +116,7 @@ def run_extract(args: argparse.Namespace) -> None:
         sys.exit(subprocess.call([sys.executable, __file__, *sys.argv[1:]], env=env))
     from podbrief import models
     from podbrief.engines.llm import LLM
+    from podbrief.formats import transcripts
     from podbrief.stages import extract as stage
     from podbrief.store import Paths
 
@@ -123,7 +124,7 @@ def run_extract(args: argparse.Namespace) -> None:
     engine = LLM(models.resolve("llm", args.model, paths), paths, args.threads, 4096)
     records, timing = [], []
     for name in names:
-        transcript = stage.load_transcript(DATA_CACHE / f"{name.replace('/', '_')}.json")
+        transcript = transcripts.load(DATA_CACHE / f"{name.replace('/', '_')}.json")
         meta = json.loads((DATA_CACHE / f"{name.replace('/', '_')}.episode.json").read_text())
         segments, duration = transcript.segments, transcript.duration
         started = time.monotonic()
@@ -197,6 +198,7 @@ def run_brief(args: argparse.Namespace) -> None:
 
     from podbrief import config as configmod
     from podbrief.engines import embed
+    from podbrief.formats.transcripts import Transcript
     from podbrief.stages import extract as stage
     from podbrief.stages import polish, rank
     from podbrief.stages.today import POLISH_SPARE, _without_context
@@ -215,7 +217,7 @@ def run_brief(args: argparse.Namespace) -> None:
                      for r in source["insights"] if r["episode"] == name]
             continue
         started = time.monotonic()
-        insights, _ = stage.extract(stage.Transcript(segments, duration, "0" * 64, name), meta, engine,
+        insights, _ = stage.extract(Transcript(segments, duration, "0" * 64, name), meta, engine,
                                     stage.wanted(duration, configmod.defaults()))
         extract_seconds += time.monotonic() - started
         pool += insights

@@ -8,11 +8,11 @@ Prints Markdown tables:
 1. Pairwise "related" decisions on the labelled QMSum set (tests/fixtures/related/, built by
    build_related_set.py): precision and recall of each method on the held-out split, each
    at the threshold that maximises F1 on the calibration split (e5 passage is what rank uses,
-   at rank.RELATED). False positives are split into hard (same meeting, other topic) and
+   at score.RELATED). False positives are split into hard (same meeting, other topic) and
    easy (another domain) negatives.
-2. The duplicate threshold (rank.DUPLICATE) on crafted paraphrase pairs, and how many
+2. The duplicate threshold (score.DUPLICATE) on crafted paraphrase pairs, and how many
    same-topic QMSum pairs it would wrongly merge.
-3. The semantic interest match (rank.INTEREST_RAMP) on crafted insight/interest labels.
+3. The semantic interest match (score.INTEREST_RAMP) on crafted insight/interest labels.
 4. Ranking 1,000 synthetic insights end to end: cold (embedding every text) and warm (cache).
 
 Usage: flock /tmp/podbrief-bench.lock python benchmarks/related.py [--gguf MODEL.gguf] [--stance MODEL]
@@ -41,6 +41,8 @@ from rapidfuzz.process import cdist
 from podbrief import config as configmod
 from podbrief import models, related
 from podbrief.engines import embed
+from podbrief.ranking import ratings
+from podbrief.ranking import score as scoring
 from podbrief.stages import rank
 from podbrief.store import Paths, atomic_write_json
 
@@ -87,7 +89,7 @@ def real_related_table(pairs: list[dict]) -> None:
     shipped = f"e5 + {related.TOPIC_WEIGHT} x topic overlap (podbrief/related.py)"
     methods: list[tuple[str, Callable[[dict], float], float | None]] = [
         ("e5 cosine (baseline), calibrated", lambda p: p["cosine"], None),
-        ("e5 cosine at rank.RELATED (before)", lambda p: p["cosine"], rank.RELATED),
+        ("e5 cosine at score.RELATED (before)", lambda p: p["cosine"], scoring.RELATED),
         ("topic overlap alone, calibrated", lambda p: p["overlap"], None),
         *[(f"e5 + {w} x topic overlap, calibrated", lambda p, w=w: p["cosine"] + w * p["overlap"], None)
           for w in (0.1, 0.2)],
@@ -117,11 +119,11 @@ def shown_table(insights: dict[str, dict], pairs: list[dict]) -> None:
     print("|---|---|---|---|---|---|---|")
     baseline = best_threshold(*_split(pairs, "calibration", lambda p: p["cosine"])[:2])
     for name, weight, threshold in (("e5 cosine (baseline), calibrated", 0.0, baseline),
-                                    ("e5 cosine at rank.RELATED (before)", 0.0, rank.RELATED),
+                                    ("e5 cosine at score.RELATED (before)", 0.0, scoring.RELATED),
                                     ("podbrief/related.py", related.TOPIC_WEIGHT, related.THRESHOLD)):
         verdicts, with_any = [], 0
         for row, key in enumerate(keys):
-            chosen = related.choose(others[row], vectors[row], others, vectors, set(), BRIEF[1], rank.DUPLICATE,
+            chosen = related.choose(others[row], vectors[row], others, vectors, set(), BRIEF[1], scoring.DUPLICATE,
                                     weight, threshold)
             with_any += bool(chosen)
             verdicts += [labels.get(frozenset((key, entry["key"])), "unjudged") for entry in chosen]
@@ -261,8 +263,8 @@ def related_table() -> None:
             scored[name] = (scores[known], labels[known], same[known])
         threshold = best_threshold(*scored["calibration"][:2])
         rows = [(method, threshold)]
-        if method.startswith("e5 passage (") and abs(threshold - rank.RELATED) > 1e-9:
-            rows.append(("e5 passage at rank.RELATED", rank.RELATED))
+        if method.startswith("e5 passage (") and abs(threshold - scoring.RELATED) > 1e-9:
+            rows.append(("e5 passage at score.RELATED", scoring.RELATED))
         for label, cut in rows:
             scores, labels, same = scored["heldout"]
             precision, recall = precision_recall(scores, labels, cut)
@@ -281,17 +283,17 @@ def duplicate_table() -> None:
     b = E5.passages([p["b"] for p in pairs])
     sims = (a * b).sum(1)
     duplicate = np.array([p["label"] == "duplicate" for p in pairs])
-    merged = sims >= rank.DUPLICATE
+    merged = sims >= scoring.DUPLICATE
     items = load("heldout")["items"]
     labels, _, upper = pair_labels(items)
     vectors = E5.passages([i["text"] for i in items])
     same_topic = (vectors @ vectors.T)[upper][labels == 1]
-    print(f"## Duplicates at rank.DUPLICATE = {rank.DUPLICATE}\n")
+    print(f"## Duplicates at score.DUPLICATE = {scoring.DUPLICATE}\n")
     print("| set | pairs | merged | similarity range |")
     print("|---|---|---|---|")
     for name, mask in (("paraphrases (should merge)", duplicate), ("same theme, other claim (must not)", ~duplicate)):
         print(f"| {name} | {int(mask.sum())} | {int((merged & mask).sum())} | {sims[mask].min():.3f}-{sims[mask].max():.3f} |")
-    print(f"| QMSum same-topic answers (must not) | {len(same_topic)} | {int((same_topic >= rank.DUPLICATE).sum())} "
+    print(f"| QMSum same-topic answers (must not) | {len(same_topic)} | {int((same_topic >= scoring.DUPLICATE).sum())} "
           f"| {same_topic.min():.3f}-{same_topic.max():.3f} |\n")
 
 
@@ -303,8 +305,8 @@ def interest_table() -> None:
     terms = data["interests"]
     sims = E5.passages([i["text"] for i in data["items"]]) @ E5.queries(terms).T
     about = np.array([[term in item["about"] for term in terms] for item in data["items"]])
-    credit = np.array([[rank.SEMANTIC_CREDIT * rank._ramp(float(s), *rank.INTEREST_RAMP) for s in row] for row in sims])
-    print(f"## Semantic interest match at rank.INTEREST_RAMP = {rank.INTEREST_RAMP} (topic/keyword matches aside)\n")
+    credit = np.array([[scoring.SEMANTIC_CREDIT * scoring.ramp(float(s), *scoring.INTEREST_RAMP) for s in row] for row in sims])
+    print(f"## Semantic interest match at score.INTEREST_RAMP = {scoring.INTEREST_RAMP} (topic/keyword matches aside)\n")
     print("| pairs | count | similarity mean | got some credit | mean credit |")
     print("|---|---|---|---|---|")
     for name, mask in (("insight is about the interest", about), ("insight is not", ~about)):
@@ -361,7 +363,7 @@ def speed_table(count: int = 1000) -> None:
     with tempfile.TemporaryDirectory() as home:
         paths = Paths(Path(home))
         for insight in insights[:10]:
-            rank.rate(paths, insight, 1 if int(insight["id"], 16) % 2 else -1)
+            ratings.rate(paths, insight, 1 if int(insight["id"], 16) % 2 else -1)
         brief = {"schema": "podbrief.brief/1", "date": "2026-11-24", "created": "2026-11-24T07:00:00Z",
                  "window": {"since": "2026-11-23T07:00:00Z", "until": "2026-11-24T07:00:00Z"}, "episodes": 1,
                  "items": [{"rank": r, "score": 1.0, "insight": i, "why": {}, "related": []}

@@ -8,7 +8,7 @@ Sets:
   synthetic    a 20-minute debate (QMSum education_0, its 4 most talkative speakers, one espeak-ng
                voice each, 0.6 s between turns), turns known, built once into --cache
 
-Per set and speaker model: DER (tests/speech.py: no collar, overlap scored) with the VAD the stage
+Per set and speaker model: DER (tests/support/speech.py: no collar, overlap scored) with the VAD the stage
 uses, the speakers found, and the cost: seconds of diarization (VAD excluded: transcription runs
 it anyway) per audio hour next to the seconds of transcription (tiny.en, the stage's default
 settings) in the same run. Then a 10-minute two-voice dialogue, transcribed with diarization,
@@ -32,19 +32,18 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 from make_demo_audio import encode_mp3, speak  # the demo's espeak-ng voices
-from speech import der  # tests/speech.py: the DER the tests use too
 
 from podbrief import config as configmod
 from podbrief import models, voiceprints
 from podbrief.engines import diarize
 from podbrief.engines.whisper import SAMPLE_RATE, WhisperEngine, load_audio, speech_regions
-from podbrief.extraction.passages import Segment
 from podbrief.extraction.speakers import name_speakers
+from podbrief.formats.transcripts import Segment
 from podbrief.stages import transcribe as stage
 from podbrief.store import Paths
+from tests.support.speech import der  # the DER the tests use too
 
 # Four espeak-ng voices that sound different to both embedders. Several variants do not:
 # en-gb+f3, en-gb+f5 and en-gb-scotland+m1 measure as one voice with en-us+m3.

@@ -32,11 +32,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "scripts")]
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
 import make_demo_audio as synth  # noqa: E402
 import numpy as np  # noqa: E402
-from localserver import LocalServer, item, rss  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 from podbrief import config as configmod  # noqa: E402
@@ -44,6 +43,7 @@ from podbrief import models
 from podbrief.errors import NothingNew  # noqa: E402
 from podbrief.stages import fetch, today  # noqa: E402
 from podbrief.store import Paths  # noqa: E402
+from tests.support.localserver import LocalServer, item, rss  # noqa: E402
 
 QMSUM = ROOT.parent / "shared" / "data" / "qmsum"
 SOURCES = ["val/covid_2.json", "val/covid_6.json", "train/covid_0.json", "train/covid_1.json"]

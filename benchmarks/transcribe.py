@@ -14,7 +14,7 @@ engine with its default settings and with variants on the clips; then the stage 
 (worker processes and model load included) on one and two copies of the long file, on 1
 and 2 workers: one episode on one worker, on one worker with two threads, and split across
 two workers. The real-time factor counts decoding the audio file and everything after it;
-WER uses tests/speech.py's normalisation. The split-boundary check compares the split run's
+WER uses tests/support/speech.py's normalisation. The split-boundary check compares the split run's
 words with the one-worker run's (words lost, doubled or changed at the split). Speed varies
 with the machine's load: read the ratios to the baseline, and record `uptime` beside the
 table. Run it on a quiet machine: `flock /tmp/podbrief-bench.lock ...`.
@@ -41,14 +41,13 @@ from faster_whisper import WhisperModel
 from rich.console import Console
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-from speech import normalise, wer  # tests/speech.py: the WER the tests use too
-
+sys.path.insert(0, str(ROOT))
 from podbrief import config as configmod
 from podbrief import models
 from podbrief.engines.whisper import SAMPLE_RATE, Settings, WhisperEngine, load_audio
 from podbrief.stages import transcribe as stage
 from podbrief.store import Index, Paths, short_hash, utcnow
+from tests.support.speech import normalise, wer  # the WER the tests use too
 
 VOICES = ["en-us+m3", "en-gb+f3", "en-gb-scotland+m1", "en-us+f2", "en-gb-x-rp+m5", "en-029+f4"]
 LONG_SECONDS = 21 * 60

@@ -14,9 +14,10 @@ from typing import Any
 
 from podbrief import render
 from podbrief.errors import InputError, UsageError
+from podbrief.formats.documents import BRIEF
 from podbrief.store import Paths, atomic_write_json, atomic_write_text, expect_schema, read_json
 
-SCHEMA = "podbrief.brief/1"
+SCHEMA = BRIEF.schema
 ATOM_ENTRIES = 30  # past briefs kept in briefs/feed.atom
 _DATE_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}\.json$")
 

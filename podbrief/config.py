@@ -49,7 +49,7 @@ def _parse(text: str) -> Any:
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise yaml.MarkedYAMLError(problem="anchors and aliases (&name, *name) are not allowed in the config",
-                                       problem_mark=event.start_mark)
+                                       problem_mark=event.start_mark)  # type: ignore[arg-type]  # SafeLoader: a pure-Python Mark
     return yaml.safe_load(text)
 
 

@@ -28,7 +28,7 @@ from urllib.parse import urlencode, urlsplit
 
 from podbrief import render
 from podbrief.config import Config
-from podbrief.errors import ConfigError, NetworkError, UsageError
+from podbrief.errors import ConfigError, NetworkError, PartialFailure, PodbriefError, UsageError
 from podbrief.net import Client, HTTPStatusError, check_listed, check_url
 from podbrief.stages import fetch as fetch_stage
 from podbrief.store import Paths, short_hash
@@ -69,6 +69,9 @@ class Found:
     def to_json(self) -> dict[str, Any]:
         return {"query": self.query, "shows": [show.to_json() for show in self.shows],
                 "notes": self.notes, "problems": self.problems}
+
+    def failure(self) -> PodbriefError | None:
+        return _failure(self.problems)
 
 
 @dataclass(frozen=True)
@@ -316,6 +319,14 @@ class Suggestions:
     def to_json(self) -> dict[str, Any]:
         return {"topics": [{"topic": topic, "shows": [show.to_json() for show in shows]}
                            for topic, shows in self.topics], "problems": self.problems}
+
+    def failure(self) -> PodbriefError | None:
+        return _failure(self.problems)
+
+
+def _failure(problems: list[str]) -> PodbriefError | None:
+    """Some directory searches failed (each is listed as a warning; when all fail, NetworkError is raised instead)."""
+    return PartialFailure(f"{len(problems)} directory search(es) failed") if problems else None
 
 
 def suggest(paths: Paths, config: Config) -> Suggestions:

@@ -24,8 +24,8 @@ import yaml
 
 from podbrief import briefs, render
 from podbrief.errors import UsageError
+from podbrief.formats import insights as insight_files
 from podbrief.render import clean
-from podbrief.stages import rank as rank_stage
 from podbrief.store import Paths, atomic_write_text, short_hash
 
 Insight = dict[str, Any]
@@ -72,7 +72,7 @@ def select(paths: Paths, date: dt.date | None = None) -> Selection:
     """The insights of the brief of `date`, or (None) every insight in the data dir and the stored briefs."""
     if date is not None:
         return from_brief(briefs.load(paths, date))
-    loaded = rank_stage.load(paths)
+    loaded = insight_files.load(paths)
     chosen = Selection(problems=loaded.problems)
     for insight in loaded.insights:
         chosen.add(insight)

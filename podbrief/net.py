@@ -131,7 +131,7 @@ def via_proxy(url: str) -> bool:
     as httpx does with its default trust_env."""
     parts = urlsplit(url)
     proxies = urllib.request.getproxies_environment()
-    return bool(proxies.get(parts.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass_environment(
+    return bool(proxies.get(parts.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]
         parts.hostname or "", proxies)
 
 

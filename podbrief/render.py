@@ -1,4 +1,4 @@
-"""Briefs as terminal output (rich), JSON, Markdown, self-contained HTML and an Atom feed.
+"""Briefs as JSON, Markdown, self-contained HTML and an Atom feed (the terminal is terminal.py), and `clean`.
 
 Everything shown here comes from feeds and models, so it is untrusted: control
 characters are stripped, rich never parses it as markup (plain `Text` objects),
@@ -15,11 +15,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
-
-from rich.console import Console, Group, RenderableType
-from rich.style import Style
-from rich.table import Table
-from rich.text import Text
 
 from podbrief.related import STANCES
 
@@ -129,26 +124,7 @@ def text(brief: Brief, fmt: str, explain: bool = False) -> str:
     return markdown(brief, explain) if fmt == "markdown" else html_page(brief, explain)
 
 
-# --- terminal --------------------------------------------------------------------------
-
-
-def _source_text(insight: dict[str, Any]) -> Text:
-    text = Text(source_line(insight), style="dim")
-    quote = quote_of(insight)
-    if "start" in quote:
-        text.append(" · ", style="dim")
-        link = safe_url(quote.get("link"))
-        text.append(timestamp(quote["start"]), style=Style(color="cyan", link=link) if link else "cyan")
-    return text
-
-
-def _hanging(label: str, *lines: RenderableType, width: int = 1) -> Table:
-    """`label` in its own column beside `lines`, so wrapped lines stay indented."""
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(justify="right", min_width=width)
-    grid.add_column()
-    grid.add_row(Text(label, style="bold"), Group(*lines))
-    return grid
+# --- shared by every format ---------------------------------------------------------
 
 
 def stance_summary(related: list[dict[str, Any]]) -> str:
@@ -157,38 +133,6 @@ def stance_summary(related: list[dict[str, Any]]) -> str:
     noun = "related insights" if len(related) > 1 else "related insight"
     return "; ".join(f"{count} of {len(related)} {noun} {label if count == 1 else label.removesuffix('s')}"
                      for count, label in counts if count)
-
-
-def _stance_label(related: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    stance = clean(related.get("stance"))
-    return ((f"{stance}: ", "magenta"),) if stance else ()
-
-
-def terminal(brief: Brief, console: Console, explain: bool = False) -> None:
-    """Print the brief for a person at a terminal (links are clickable where supported)."""
-    console.print(Text(title(brief), style="bold"), soft_wrap=False)
-    for item in brief["items"]:
-        insight = item["insight"]
-        lines: list[RenderableType] = [Text(clean(insight.get("text")), style="bold"), _source_text(insight)]
-        if quote_of(insight).get("text"):
-            lines.append(Text(f"“{clean(quote_of(insight)['text'])}”", style="italic"))
-        if explain:
-            lines += [Text(line, style="yellow") for line in explain_lines(item)]
-        lines += [Text(line, style="cyan") for line in earlier_lines(item)]
-        if stance_summary(item.get("related") or []):
-            lines.append(Text(stance_summary(item["related"]), style="dim italic"))
-        lines += [_hanging("↳", Text.assemble(*_stance_label(related), clean(related.get("text"))),
-                           _source_text(related)) for related in item.get("related") or []]
-        console.print()
-        console.print(_hanging(f"{item['rank']}.", *lines, width=2), soft_wrap=False)
-    if remaining_line(brief):
-        console.print()
-        console.print(Text(remaining_line(brief), style="yellow"), soft_wrap=False)
-    if brief.get("problems"):
-        console.print()
-        console.print(Text("Problems (these episodes are missing from the brief):", style="red"), soft_wrap=False)
-        for problem in brief["problems"]:
-            console.print(_hanging("!", Text(problem_line(problem), style="red"), width=2), soft_wrap=False)
 
 
 # --- Markdown ----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from typing import IO, Any
 import platformdirs
 
 from podbrief.errors import InputError, LockedError, StorageError
+from podbrief.formats.documents import EPISODE, INSIGHTS, RATINGS, TRANSCRIPT, Kind
 
 HOME_ENV = "PODBRIEF_HOME"
 MODELS_ENV = "PODBRIEF_MODELS_DIR"
@@ -88,13 +89,17 @@ class Paths:
 
     @property
     def ratings_file(self) -> Path:
-        return self.home / "ratings.json"
+        return self.home / RATINGS.file
 
     def feed_file(self, feed_id: str) -> Path:
         return self.feeds_dir / f"{_check_id(feed_id)}.json"
 
     def episode_dir(self, episode_id: str) -> Path:
         return self.episodes_dir / _check_id(episode_id)
+
+    def episode_file(self, episode_id: str, kind: Kind) -> Path:
+        """One of an episode's documents: `paths.episode_file(episode_id, TRANSCRIPT)`."""
+        return self.episode_dir(episode_id) / kind.file
 
 
 def _check_id(value: str) -> str:
@@ -125,7 +130,7 @@ def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -359,15 +364,15 @@ class Index:
                 feeds += 1
             episodes = 0
             for directory in sorted(self.paths.episodes_dir.glob("*/")):
-                meta_file = directory / "episode.json"
+                meta_file = directory / EPISODE.file
                 if not meta_file.exists():
                     continue
                 meta = read_json(meta_file)
                 self.upsert_episode(meta)
                 for stage, filename in (
                     ("fetch", None),
-                    ("transcribe", "transcript.json"),
-                    ("extract", "insights.json"),
+                    ("transcribe", TRANSCRIPT.file),
+                    ("extract", INSIGHTS.file),
                 ):
                     done = meta.get("fetched_at") if filename is None else _mtime_iso(directory / filename)
                     if done:

@@ -17,11 +17,12 @@ import numpy as np
 
 from podbrief.engines.diarize import similarity
 from podbrief.errors import InputError
-from podbrief.extraction.passages import Segment
 from podbrief.extraction.speakers import ROLES, name_speakers
+from podbrief.formats.documents import VOICEPRINTS
+from podbrief.formats.transcripts import Segment
 from podbrief.store import Paths, atomic_write_json, expect_schema, read_json, utcnow
 
-SCHEMA = "podbrief.voiceprints/1"
+SCHEMA = VOICEPRINTS.schema
 # A voice is a remembered speaker's when its similarity to the voiceprint reaches this. Measured on
 # synthetic voices: one voice across episodes >= 0.99 (mfcc) / 0.95 (voice-encoder); two voices at most
 # 0.95 / 0.92 (docs/transcribe.md).

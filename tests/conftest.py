@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from localserver import LocalServer
+from support.localserver import LocalServer
 
 # Tests talk to 127.0.0.1 (allowed only with allow_private) and must fail fast.
 TEST_CONFIG = {"network": {"allow_private": True, "timeout": 2, "total_timeout": 10}}
@@ -42,7 +42,7 @@ def set_config(home: Path) -> Callable[..., None]:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LocalServer]:
-    """A real threaded HTTP server on 127.0.0.1 serving files from a temp dir; see tests/localserver.py."""
+    """A real threaded HTTP server on 127.0.0.1 serving files from a temp dir; see tests/support/localserver.py."""
     root = tmp_path / "www"
     root.mkdir()
     local = LocalServer(root).start()

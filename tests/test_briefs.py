@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from briefdata import sample_brief
+from support.briefdata import sample_brief
 
 from podbrief import briefs
 from podbrief.errors import InputError, UsageError

@@ -12,9 +12,9 @@ import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
-import png
 import pytest
-from briefdata import hostile_brief, sample_brief
+from support import png
+from support.briefdata import hostile_brief, sample_brief
 
 from podbrief import render
 

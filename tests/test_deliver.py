@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from briefdata import free_port, sample_brief
-from smtpserver import smtp  # noqa: F401 - a fixture
+from support.briefdata import free_port, sample_brief
+from support.smtpserver import smtp  # noqa: F401 - a fixture
 
 from podbrief import config as configmod
 from podbrief import deliver

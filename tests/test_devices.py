@@ -16,7 +16,7 @@ import llama_cpp
 import pytest
 from faster_whisper import WhisperModel
 from rich.console import Console
-from speech import SPEECH, fixture_references, wer
+from support.speech import SPEECH, fixture_references, wer
 from test_transcribe import add_episode, podbrief, transcript
 
 from podbrief import config as configmod

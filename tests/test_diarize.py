@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from speech import SPEECH, der
+from support.speech import SPEECH, der
 from test_transcribe import add_episode, transcript, write_audio
 from typer.testing import CliRunner
 

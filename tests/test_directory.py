@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
 import pytest
-from localserver import item, rss
+from support.localserver import item, rss
 from typer.testing import CliRunner
 
 from podbrief import directory

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from briefdata import GOLDEN, check_golden, hostile_brief, sample_brief
-from rank_data import insight, write_episodes
+from support.briefdata import SAMPLE, hostile_brief, sample_brief
+from support.golden import check_text, expected_path
+from support.rank_data import insight, write_episodes
 from typer.testing import CliRunner
 
 from podbrief import briefs, deliver, export, render
@@ -21,6 +22,7 @@ from podbrief.errors import ConfigError, DeliveryError, ExitStatus
 from podbrief.store import Paths, short_hash
 
 runner = CliRunner()
+VAULT = expected_path(SAMPLE, ".vault")  # the Obsidian vault made from the sample brief
 NOTE_NAME = re.compile(r"(insights/[0-9a-f]{1,64}|episodes/episode-[0-9a-f]{1,64}|speakers/speaker-[0-9a-f]{16})\.md")
 
 
@@ -33,15 +35,15 @@ def front_matter(text: str) -> dict:
     return yaml.safe_load(text[4:text.index("\n---\n", 3)])
 
 
-# --- golden files: one layout per format --------------------------------------------------------
+# --- golden files, beside the sample brief (tests/fixtures/briefs) --------------------------------
 
 
 def test_jsonl_golden():
-    check_golden("export/brief.jsonl", export.jsonl(export.from_brief(sample_brief())))
+    check_text(expected_path(SAMPLE, ".jsonl"), export.jsonl(export.from_brief(sample_brief())))
 
 
 def test_readwise_golden():
-    check_golden("export/readwise.csv", export.readwise(export.from_brief(sample_brief())))
+    check_text(expected_path(SAMPLE, ".csv"), export.readwise(export.from_brief(sample_brief())))
 
 
 def test_obsidian_golden(tmp_path):
@@ -49,9 +51,8 @@ def test_obsidian_golden(tmp_path):
     written = notes(tmp_path / "vault")
     assert report.written == len(written) == 8 and not report.kept
     for name, text in written.items():
-        check_golden(f"export/vault/{name}", text)
-    assert sorted(written) == sorted(p.relative_to(GOLDEN / "export/vault").as_posix()
-                                     for p in (GOLDEN / "export/vault").rglob("*.md"))
+        check_text(VAULT / name, text)
+    assert sorted(written) == sorted(p.relative_to(VAULT).as_posix() for p in VAULT.rglob("*.md"))
 
 
 # --- the Obsidian vault: front matter, links, re-export ---------------------------------------------
@@ -264,7 +265,7 @@ def vault_config(value: str) -> configmod.Config:
 def test_deliver_to_an_obsidian_vault(tmp_path):
     note = deliver.deliver(sample_brief(), vault_config(f"obsidian:{tmp_path / 'vault'}"))
     assert note == f"exported the brief to the Obsidian vault {tmp_path / 'vault'}: 8 notes written, 0 unchanged"
-    assert notes(tmp_path / "vault") == notes(GOLDEN / "export" / "vault")
+    assert notes(tmp_path / "vault") == notes(VAULT)
 
 
 @pytest.mark.parametrize("value", ["obsidian:", "obsidian:  ", "vault"])

@@ -20,7 +20,8 @@ from podbrief import config as configmod
 from podbrief.cli import app
 from podbrief.errors import ExitStatus, InputError
 from podbrief.extraction import grounding, labels, passages, speakers, structure, writer
-from podbrief.extraction.passages import Segment
+from podbrief.formats import transcripts
+from podbrief.formats.transcripts import Segment
 from podbrief.stages import extract as stage
 from podbrief.store import Index, Paths, utcnow
 
@@ -72,8 +73,8 @@ def seg(start: float, text: str, speaker: str | None = "Alice Smith", length: fl
     return Segment(start, start + length, text, speaker)
 
 
-def fixture_transcript() -> stage.Transcript:
-    return stage.load_transcript(FIXTURES / "transcript.json")
+def fixture_transcript() -> transcripts.Transcript:
+    return transcripts.load(FIXTURES / "transcript.json")
 
 
 def fixture_episode() -> dict:
@@ -88,7 +89,7 @@ def grounded_reply(passage: passages.Passage) -> str:
         " follow from them."
 
 
-def candidates(transcript: stage.Transcript, count: int) -> list[structure.Shaped]:
+def candidates(transcript: transcripts.Transcript, count: int) -> list[structure.Shaped]:
     cut = passages.build_passages(transcript.segments)
     shaped = structure.shape(cut, transcript.duration)
     return structure.select(shaped, count, transcript.duration)
@@ -516,7 +517,7 @@ def test_long_transcripts_are_cut_whole_not_truncated(caplog):
     segments = [seg(i * 20.0, sentence * 4, f"S{i % 3}", 20.0) for i in range(600)]  # 200 min, 33,600 words
     cut = passages.build_passages(segments)
     assert sum(p.words for p in cut) == sum(len(s.text.split()) for s in segments)
-    transcript = stage.Transcript(segments, 12000.0, "0" * 64, None)
+    transcript = transcripts.Transcript(segments, 12000.0, "0" * 64, None)
     config = configmod.defaults()
     assert stage.wanted(transcript.duration, config) == round(config["extract"]["insights_per_hour"] * 12000 / 3600)
     order = structure.select(structure.shape(cut, 12000.0), 27, 12000.0)
@@ -537,7 +538,7 @@ def test_foreign_or_corrupt_transcripts_are_input_errors(tmp_path, content, mess
     path = tmp_path / "transcript.json"
     path.write_text(json.dumps(content))
     with pytest.raises(InputError, match=message):
-        stage.load_transcript(path)
+        transcripts.load(path)
 
 
 def test_an_unchanged_transcript_is_not_extracted_again_but_a_new_prompt_version_is(tmp_path, monkeypatch):

@@ -21,8 +21,7 @@ from typer.testing import CliRunner
 from podbrief.cli import app
 from podbrief.extraction import grounding, passages, structure, writer
 from podbrief.formats import transcripts
-from podbrief.stages import extract as stage
-from podbrief.stages.rank import read_insight_file
+from podbrief.formats.insights import read as read_insight_file
 
 pytest.importorskip("llama_cpp")
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
@@ -65,7 +64,7 @@ def check_document(made: dict, transcript: Path,
     stats = made["stats"]
     assert stats["kept"] == len(made["insights"])
     assert stats["candidates"] == stats["kept"] + sum(stats["dropped"].values())  # each candidate: kept or one drop
-    segments = stage.load_transcript(transcript).segments
+    segments = transcripts.load(transcript).segments
     full = " ".join(" ".join(s.text.split()) for s in segments)
     for insight in made["insights"]:
         assert set(insight) == {"id", "text", "speaker", "quote", "kind", "topics", "scores", "context", "episode"}
@@ -105,7 +104,7 @@ def test_real_extraction_end_to_end_with_caching(home, tmp_path):
 def test_an_instruction_inside_the_transcript_is_only_data(home, tmp_path):
     configure(home, "smollm2-135m", min_insights=1)
     data = json.loads((FIXTURES / "transcript.json").read_text())
-    transcript = stage.load_transcript(FIXTURES / "transcript.json")
+    transcript = transcripts.load(FIXTURES / "transcript.json")
     cut = passages.build_passages(transcript.segments)
     first = structure.select(structure.shape(cut, transcript.duration), 1, transcript.duration)[0].passage
     target = next(i for i, s in enumerate(data["segments"]) if s["start"] == first.segments[1].start)

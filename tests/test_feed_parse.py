@@ -1,18 +1,18 @@
 """Feed parsing: real-world feeds, golden episode lists, and hostile or broken bodies.
 
-Regenerate the golden files after an intended change with
-`.venv/bin/python tests/test_feed_parse.py --regenerate` and review the diff.
+Golden files lie beside their feeds (tests/support/golden.py); after an intended change, rewrite
+them with `PODBRIEF_UPDATE_GOLDEN=1 pytest tests/test_feed_parse.py` and review the diff.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
-from localserver import item, rss
+from support.golden import check_json, expected_path
+from support.localserver import item, rss
 
 from podbrief.errors import InputError
 from podbrief.formats.feed import html_to_text, parse, parse_duration
@@ -26,10 +26,6 @@ GOLDEN = ["podcasting20/partytime-example.xml", "podcasting20/partytime-legacy.x
 
 def as_json(path: Path) -> dict:
     return json.loads(json.dumps(asdict(parse(path.read_bytes(), path.name)), ensure_ascii=False))
-
-
-def expected_path(path: Path) -> Path:
-    return path.with_name(path.stem + ".expected.json")
 
 
 @pytest.mark.parametrize("path", ALL_FEEDS, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -54,7 +50,7 @@ def test_real_world_feeds_have_episodes():
 @pytest.mark.parametrize("name", GOLDEN)
 def test_golden_episode_list(name):
     path = FEEDS / name
-    assert as_json(path) == json.loads(expected_path(path).read_text(encoding="utf-8"))
+    check_json(expected_path(path), as_json(path))
 
 
 def test_podcasting20_tags_are_extracted():
@@ -175,17 +171,3 @@ def test_parse_duration(value, seconds):
 
 def test_show_notes_become_plain_text():
     assert html_to_text("<p>One &amp; two</p><p>Three<br>four <b>bold</b></p>") == "One & two\n\nThree\nfour bold"
-
-
-def regenerate() -> None:
-    for name in GOLDEN:
-        path = FEEDS / name
-        expected_path(path).write_text(json.dumps(as_json(path), indent=2, ensure_ascii=False) + "\n",
-                                       encoding="utf-8")
-        print(f"wrote {expected_path(path)}")
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] != ["--regenerate"]:
-        sys.exit("usage: python tests/test_feed_parse.py --regenerate")
-    regenerate()

@@ -6,8 +6,8 @@ import json
 import re
 
 import pytest
-from localserver import item, rss
 from rich.console import Console
+from support.localserver import item, rss
 from typer.testing import CliRunner
 
 from podbrief import config as configmod

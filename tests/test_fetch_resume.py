@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from localserver import item, rss
+from support.localserver import item, rss
 from typer.testing import CliRunner
 
 from podbrief.cli import app

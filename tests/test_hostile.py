@@ -21,9 +21,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from briefdata import free_port
-from localserver import item, rss
-from smtpserver import smtp  # noqa: F401 - a fixture
+from support.briefdata import free_port
+from support.localserver import item, rss
+from support.smtpserver import smtp  # noqa: F401 - a fixture
 from test_today import FakeStages
 from test_transcribe import add_episode
 from typer.testing import CliRunner

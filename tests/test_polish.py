@@ -104,7 +104,7 @@ def test_an_insight_without_stored_context_is_kept_as_extracted():
 
 
 def test_a_missing_polish_model_fails_before_any_work(home, server):
-    from localserver import item, rss
+    from support.localserver import item, rss
     from typer.testing import CliRunner
 
     from podbrief.cli import app

@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rank_data import insight, write_brief, write_episodes, write_insights
+from support.rank_data import insight, write_brief, write_episodes, write_insights
 from typer.testing import CliRunner
 
 from podbrief import related as relation
 from podbrief.cli import app
 from podbrief.engines import embed
 from podbrief.errors import ExitStatus
-from podbrief.stages import rank
+from podbrief.formats import insights as insight_files
+from podbrief.ranking import ratings
+from podbrief.ranking.score import DUPLICATE
 from podbrief.store import Paths
 
 runner = CliRunner()
@@ -95,7 +97,7 @@ def test_rank_the_data_dir(library: Paths) -> None:
     assert ranked["a1"]["duplicates"] == ["b1"]  # its paraphrase from another episode was merged
     assert [r["id"] for r in ranked["b2"]["related"]] == ["c1"]
     assert ranked["b2"]["related"][0]["relation"] >= relation.THRESHOLD
-    assert ranked["b2"]["related"][0]["similarity"] < rank.DUPLICATE
+    assert ranked["b2"]["related"][0]["similarity"] < DUPLICATE
     for item in items:
         assert item["score"] == pytest.approx(sum(item["why"].values()), abs=1e-3)
         assert all(r["episode"]["id"] != item["insight"]["episode"]["id"] for r in item["related"])
@@ -200,8 +202,8 @@ def test_rate_stores_feedback_that_moves_similar_insights(library: Paths) -> Non
 def test_concurrent_ratings_are_all_kept(library: Paths) -> None:
     insights = [insight({"id": f"{n:04x}", "episode": "a001", "text": f"Claim number {n}."}) for n in range(16)]
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda item: rank.rate(library, item, 1), insights))
-    assert set(rank.load_ratings(library)) == {item["id"] for item in insights}
+        list(pool.map(lambda item: ratings.rate(library, item, 1), insights))
+    assert set(ratings.load(library)) == {item["id"] for item in insights}
 
 
 def test_rate_errors(library: Paths) -> None:
@@ -240,8 +242,8 @@ def test_explain_shows_the_breakdown_and_fate(library: Paths, set_config: Callab
 def test_each_insight_file_is_read_once(library: Paths, monkeypatch: pytest.MonkeyPatch,
                                         command: tuple[str, ...]) -> None:
     reads: list[Path] = []
-    real = rank.read_insight_file
-    monkeypatch.setattr(rank, "read_insight_file", lambda path: reads.append(path) or real(path))
+    real = insight_files.read
+    monkeypatch.setattr(insight_files, "read", lambda path: reads.append(path) or real(path))
     assert _invoke(*command).exit_code == 0
     assert sorted(reads) == sorted(library.episodes_dir.glob("*/insights.json"))
 

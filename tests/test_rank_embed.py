@@ -10,23 +10,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rank_data import NOW, insight, write_episodes
+from support.rank_data import NOW, insight, write_episodes
 
 from podbrief import config as configmod
 from podbrief import related as relation
 from podbrief.engines import embed
 from podbrief.errors import ModelError
-from podbrief.stages import rank
+from podbrief.ranking.score import DUPLICATE, SEMANTIC_CREDIT
+from podbrief.ranking.select import Ranking, ranking
 from podbrief.store import Paths
 
 FIXTURES = Path(__file__).parent / "fixtures" / "related"
 E5 = embed.E5Embedder()
 
 
-def _ranking(insights: list[dict], home: Path, **settings: object) -> rank.Ranking:
+def _ranking(insights: list[dict], home: Path, **settings: object) -> Ranking:
     config = configmod.merge(configmod.defaults(), {"rank": {"top": 0, **settings}})
     now = dt.datetime.fromisoformat(NOW.replace("Z", "+00:00"))
-    return rank.ranking(insights, config, Paths(home), now, embedder=E5, date=now.date())
+    return ranking(insights, config, Paths(home), now, embedder=E5, date=now.date())
 
 
 def test_duplicate_threshold_separates_paraphrases_from_same_theme_claims() -> None:
@@ -34,7 +35,7 @@ def test_duplicate_threshold_separates_paraphrases_from_same_theme_claims() -> N
     a = E5.passages([p["a"] for p in pairs])
     b = E5.passages([p["b"] for p in pairs])
     for pair, similarity in zip(pairs, (a * b).sum(1)):
-        assert (similarity >= rank.DUPLICATE) == (pair["label"] == "duplicate"), (pair, similarity)
+        assert (similarity >= DUPLICATE) == (pair["label"] == "duplicate"), (pair, similarity)
 
 
 def test_paraphrases_in_two_episodes_merge_into_the_better_one(tmp_path: Path) -> None:
@@ -62,7 +63,7 @@ def test_same_theme_in_another_episode_is_related_not_merged(tmp_path: Path) -> 
     result = _ranking([top, same_episode, other_episode, unrelated], tmp_path, per_episode=1, top=1)
     related = result.entries["a1"].related
     assert [r["id"] for r in related] == ["b1"]
-    assert related[0]["relation"] >= relation.THRESHOLD and related[0]["similarity"] < rank.DUPLICATE
+    assert related[0]["relation"] >= relation.THRESHOLD and related[0]["similarity"] < DUPLICATE
     assert result.entries["a1"].duplicates == []
 
 
@@ -83,7 +84,7 @@ def test_interest_matches_by_meaning_when_no_word_matches(tmp_path: Path) -> Non
     about_prices = insight({"id": "b1", "episode": "e2", "text": "Inflation in the euro area fell to 2.4 percent in "
                             "November, its lowest level in over two years."})
     entries = _ranking([about_sleep, about_prices], tmp_path, interests={"sleep": 2.0}).entries
-    assert 0 < entries["a1"].why["interest"] <= 2.0 * rank.SEMANTIC_CREDIT
+    assert 0 < entries["a1"].why["interest"] <= 2.0 * SEMANTIC_CREDIT
     assert entries["a1"].reasons[0].startswith("interest 'sleep' (similar meaning 0.")
     assert entries["b1"].why["interest"] == 0.0
     assert _ranking([about_prices, about_sleep], tmp_path, interests={"sleep": 2.0}).top[0].id == "a1"

@@ -1,4 +1,5 @@
-"""Golden tests for ranking: crafted insight sets in tests/golden/rank/*.json and their expected order.
+"""Golden tests for ranking: crafted insight sets in tests/fixtures/rank/*.json, each beside its expected
+ranking (`<case>.json.expected.json`, tests/support/golden.py).
 
 These exercise the scoring, novelty, merging and caps, not the embedding model, so they use a
 deterministic bag-of-words embedder: identical texts are identical vectors (cosine 1), texts
@@ -7,8 +8,8 @@ without shared words are near-orthogonal. The real model is tested in test_rank_
 A case file holds: `config` (the rank section), optional `now`, `insights` (compact: id,
 episode, text, and optionally show, speaker, topics, scores, published), optional `briefs`
 (stored briefs: a date, the ids of delivered insights and extra delivered `texts`),
-optional `ratings` ({id: +1|-1}), and the expectations: `expected` (top ids, best first),
-optionally `expected_why`, `expected_status`, `expected_duplicates`, `expected_related` and `expected_earlier` (ids, in order).
+and optional `ratings` ({id: +1|-1}). Its expected file holds `top` (ids, best first), and optionally
+`why`, `status`, `duplicates`, `related` and `earlier` (ids, in order) of chosen insights.
 """
 
 from __future__ import annotations
@@ -23,14 +24,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-from rank_data import NOW, insight, write_brief
+from support.golden import expected_path, is_expected
+from support.rank_data import NOW, insight, write_brief
 
 from podbrief import config as configmod
-from podbrief.stages import rank
+from podbrief.ranking import ratings
+from podbrief.ranking.select import Ranking, ranking
 from podbrief.store import Paths
 
-GOLDEN = Path(__file__).parent / "golden" / "rank"
-CASES = sorted(GOLDEN.glob("*.json"))
+RANK = Path(__file__).parent / "fixtures" / "rank"
+CASES = sorted(p for p in RANK.glob("*.json") if not is_expected(p))
 
 
 class BagOfWords:
@@ -64,38 +67,39 @@ def _setup(case: dict[str, Any], home: Path) -> tuple[list[dict[str, Any]], Path
         extra = [insight({"id": i, "episode": "old", "text": t}, now) for i, t in stored.get("texts", {}).items()]
         write_brief(paths, stored["date"], [by_id[i] for i in stored["ids"]] + extra)
     for insight_id, vote in case.get("ratings", {}).items():
-        rank.rate(paths, by_id[insight_id], vote)
+        ratings.rate(paths, by_id[insight_id], vote)
     return insights, paths
 
 
-def _run(case: dict[str, Any], insights: list[dict[str, Any]], paths: Paths) -> rank.Ranking:
+def _run(case: dict[str, Any], insights: list[dict[str, Any]], paths: Paths) -> Ranking:
     config = configmod.merge(configmod.defaults(), {"rank": case["config"]})
     now = _parse(case.get("now", NOW))
-    return rank.ranking(insights, config, paths, now, embedder=BagOfWords(), date=now.date())
+    return ranking(insights, config, paths, now, embedder=BagOfWords(), date=now.date())
 
 
 @pytest.mark.parametrize("case_file", CASES, ids=[p.stem for p in CASES])
 def test_golden(case_file: Path, tmp_path: Path) -> None:
     case = json.loads(case_file.read_text(encoding="utf-8"))
+    expected = json.loads(expected_path(case_file).read_text(encoding="utf-8"))
     insights, paths = _setup(case, tmp_path)
     result = _run(case, insights, paths)
 
-    assert [entry.id for entry in result.top] == case["expected"], case["description"]
+    assert [entry.id for entry in result.top] == expected["top"], case["description"]
     assert [entry.rank for entry in result.top] == list(range(1, len(result.top) + 1))
-    for insight_id, why in case.get("expected_why", {}).items():
+    for insight_id, why in expected.get("why", {}).items():
         assert result.entries[insight_id].why == pytest.approx(why, abs=1e-4)
         assert result.entries[insight_id].score == pytest.approx(sum(why.values()), abs=1e-3)
-    for insight_id, status in case.get("expected_status", {}).items():
+    for insight_id, status in expected.get("status", {}).items():
         assert result.entries[insight_id].status == status
-    for insight_id, duplicates in case.get("expected_duplicates", {}).items():
+    for insight_id, duplicates in expected.get("duplicates", {}).items():
         assert result.entries[insight_id].duplicates == duplicates
-    for insight_id, related in case.get("expected_related", {}).items():
+    for insight_id, related in expected.get("related", {}).items():
         assert [r["id"] for r in result.entries[insight_id].related] == related
-    for insight_id, earlier in case.get("expected_earlier", {}).items():
+    for insight_id, earlier in expected.get("earlier", {}).items():
         assert [link["id"] for link in result.entries[insight_id].earlier] == earlier
     # The order never depends on the order of the input files.
     again = _run(case, insights[::-1], paths)
-    assert [entry.id for entry in again.top] == case["expected"]
+    assert [entry.id for entry in again.top] == expected["top"]
 
 
 def test_every_golden_case_is_checked() -> None:
@@ -104,7 +108,7 @@ def test_every_golden_case_is_checked() -> None:
 
 
 def test_score_is_the_sum_of_its_parts(tmp_path: Path) -> None:
-    case = json.loads((GOLDEN / "feedback.json").read_text(encoding="utf-8"))
+    case = json.loads((RANK / "feedback.json").read_text(encoding="utf-8"))
     insights, paths = _setup(case, tmp_path)
     for entry in _run(case, insights, paths).entries.values():
         assert set(entry.why) == {"interest", "quality", "novelty", "recency", "feedback", "avoid"}
@@ -112,7 +116,7 @@ def test_score_is_the_sum_of_its_parts(tmp_path: Path) -> None:
 
 
 def test_feedback_reasons_name_the_rated_insight(tmp_path: Path) -> None:
-    case = json.loads((GOLDEN / "feedback.json").read_text(encoding="utf-8"))
+    case = json.loads((RANK / "feedback.json").read_text(encoding="utf-8"))
     insights, paths = _setup(case, tmp_path)
     entries = _run(case, insights, paths).entries
     assert entries["c1"].reasons == ["up-voted fa (shared topic): +0.50"]

@@ -10,20 +10,21 @@ from pathlib import Path
 import feedparser
 import jsonschema
 import pytest
-from briefdata import check_golden, hostile_brief, sample_brief
 from rich.console import Console
+from support.briefdata import SAMPLE, hostile_brief, sample_brief
+from support.golden import check_text, expected_path
 
-from podbrief import render
+from podbrief import render, terminal
 
 SCHEMA = json.loads((Path(render.__file__).parent / "schemas" / "brief-1.schema.json").read_text())
 
 
 def test_markdown_golden():
-    check_golden("brief.md", render.markdown(sample_brief(), explain=True))
+    check_text(expected_path(SAMPLE, ".md"), render.markdown(sample_brief(), explain=True))
 
 
 def test_html_golden():
-    check_golden("brief.html", render.html_page(sample_brief(), explain=True))
+    check_text(expected_path(SAMPLE, ".html"), render.html_page(sample_brief(), explain=True))
 
 
 def test_markdown_escapes_model_text():
@@ -86,7 +87,7 @@ def test_safe_url_keeps_http_only_and_encodes_what_a_uri_may_not_hold(url, expec
 
 def test_terminal_shows_markup_literally_and_strips_escape_sequences():
     out = io.StringIO()
-    render.terminal(sample_brief(), Console(file=out, width=200, force_terminal=True, color_system="truecolor"),
+    terminal.brief(sample_brief(), Console(file=out, width=200, force_terminal=True, color_system="truecolor"),
                     explain=True)
     shown = out.getvalue()
     assert "[bold]is not[/bold]" in shown
@@ -98,7 +99,7 @@ def test_terminal_shows_markup_literally_and_strips_escape_sequences():
 
 def test_terminal_without_explain_hides_why():
     console = Console(record=True, width=200)
-    render.terminal(sample_brief(), console)
+    terminal.brief(sample_brief(), console)
     assert "why:" not in console.export_text()
 
 
@@ -120,7 +121,7 @@ def test_stance_summary_in_every_format(stances, summary):
     brief = _with_stances(*stances)
     assert render.stance_summary(brief["items"][0]["related"]) == summary
     console = Console(record=True, width=200)
-    render.terminal(brief, console)
+    terminal.brief(brief, console)
     shown, markdown, page = console.export_text(), render.markdown(brief), render.html_page(brief)
     for text in (shown, markdown, page):
         assert (summary in text) if summary else ("related insight" not in text)
@@ -134,7 +135,7 @@ def test_thread_to_an_earlier_brief_in_every_format():
                                      "show": "Question Period", "date": "2026-11-24"},
                                     {"id": "e1", "text": "Odd date.", "speaker": None, "show": None, "date": "<b>x"}]
     console = Console(record=True, width=200)
-    render.terminal(brief, console)
+    terminal.brief(brief, console)
     line = "You heard about this on Tue 24 Nov, from Jagmeet Singh · Question Period: Care homes"
     assert line + " [bold]need[/bold] staff." in console.export_text()
     assert line in render.markdown(brief) and "You heard about this on &lt;b&gt;x: Odd date." in render.html_page(brief)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from podbrief.extraction.passages import Segment
 from podbrief.extraction.speakers import feed_people, name_speakers
+from podbrief.formats.transcripts import Segment
 
 
 def turns(*spoken: tuple[str, str]) -> list[Segment]:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from briefdata import free_port, insight
-from localserver import item, rss
-from smtpserver import smtp  # noqa: F401 - a fixture
+from support.briefdata import free_port, insight
+from support.localserver import item, rss
+from support.smtpserver import smtp  # noqa: F401 - a fixture
 from typer.testing import CliRunner
 
 from podbrief import render

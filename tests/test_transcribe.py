@@ -18,7 +18,7 @@ import av
 import numpy as np
 import pytest
 from rich.console import Console
-from speech import SPEECH, fixture_references, wer
+from support.speech import SPEECH, fixture_references, wer
 from typer.testing import CliRunner
 
 from podbrief import config as configmod
@@ -109,7 +109,7 @@ def test_a_two_voice_interview_gives_a_transcript_extract_accepts(home: Path) ->
     """Issue 12, case 1 (also tests/test_hostile.py): batched windows whose times collapsed made extract refuse."""
     from conftest import write_config
 
-    from podbrief.stages.extract import load_transcript
+    from podbrief.formats.transcripts import load as load_transcript
 
     write_config(home, transcribe={"diarize": False})  # one window per VAD window, to compare them below
     audio = SPEECH / "interview-two-voices.mp3"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from speech import SPEECH, wer
+from support.speech import SPEECH, wer
 from test_transcribe import add_episode, transcript
 
 from podbrief import config as configmod

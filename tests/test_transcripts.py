@@ -1,24 +1,23 @@
 """Publisher transcripts (VTT, SRT, Podcasting 2.0 JSON, HTML) and transcript exports.
 
-Golden files: tests/golden/transcripts/<fixture>.json. After a deliberate change, rewrite
-them with `python tests/test_transcripts.py --regenerate` and review the diff.
+Golden files lie beside their fixtures (tests/support/golden.py); after a deliberate change, rewrite
+them with `PODBRIEF_UPDATE_GOLDEN=1 pytest tests/test_transcripts.py` and review the diff.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from support.golden import check_json, expected_path, is_expected
 
 from podbrief.errors import InputError
 from podbrief.formats import transcripts
 
 FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
-GOLDEN = Path(__file__).parent / "golden" / "transcripts"
-CASES = sorted(FIXTURES.glob("*.*"))
+CASES = sorted(p for p in FIXTURES.glob("*.*") if not is_expected(p))
 PERSONS = ["Alice", "Bob"]
 DIALOGUE_SECONDS = 15.0
 
@@ -27,13 +26,9 @@ def parse(path: Path) -> list[dict]:
     return transcripts.parse_publisher(path, PERSONS, DIALOGUE_SECONDS if path.stem == "dialogue" else None)
 
 
-def golden_file(path: Path) -> Path:
-    return GOLDEN / f"{path.name}.json"
-
-
 @pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
 def test_publisher_transcript_matches_golden(path: Path) -> None:
-    assert parse(path) == json.loads(golden_file(path).read_text(encoding="utf-8"))
+    check_json(expected_path(path), parse(path))
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
@@ -123,17 +118,6 @@ def test_json_export_is_the_document_and_reads_back(tmp_path: Path) -> None:
     path.write_text(json.dumps({"schema": "something/else"}), encoding="utf-8")
     with pytest.raises(InputError, match="not a podbrief transcript"):
         transcripts.read(path)
-
-
-def _regenerate() -> None:
-    GOLDEN.mkdir(parents=True, exist_ok=True)
-    for path in CASES:
-        golden_file(path).write_text(json.dumps(parse(path), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        print(f"wrote {golden_file(path)}")
-
-
-if __name__ == "__main__" and sys.argv[1:] == ["--regenerate"]:
-    _regenerate()
 
 
 PODCAST = Path(__file__).parent / "fixtures" / "podcasts" / "practical-ai-276-excerpt.md"

@@ -40,11 +40,11 @@ def shows() -> list[dict[str, Any]]:
 
 
 def audio(name: str) -> bytes:
-    return resources.files(__name__).joinpath("audio", name).read_bytes()
+    return resources.files(__name__).joinpath("audio").joinpath(name).read_bytes()
 
 
 def transcript(name: str) -> bytes:
-    return resources.files(__name__).joinpath("transcripts", name).read_bytes()
+    return resources.files(__name__).joinpath("transcripts").joinpath(name).read_bytes()
 
 
 def feed_xml(show: dict[str, Any], base_url: str, now: dt.datetime) -> bytes:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from podbrief.extraction import passages
-from podbrief.extraction.passages import Segment
+from podbrief.formats.transcripts import Segment
 
 QUOTE_MAX_WORDS = 45
 MATCH_MIN_SCORE = 90.0  # rapidfuzz partial_ratio: below this a span is not the quote

@@ -13,17 +13,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from podbrief.formats.transcripts import Segment
+
 TARGET_WORDS = 150  # a passage long enough to hold a claim with its reason, short enough for a small model
 MAX_WORDS = 220
 MIN_WORDS = 40  # shorter turns are questions, agreement or procedure: never candidates
-
-
-@dataclass(frozen=True)
-class Segment:
-    start: float
-    end: float
-    text: str
-    speaker: str | None
 
 
 @dataclass(frozen=True)

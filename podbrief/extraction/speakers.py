@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from podbrief.engines.llm import neutralize
-from podbrief.extraction.passages import Segment
+from podbrief.formats.transcripts import Segment
 
 GENERIC = re.compile(r"^(?:speaker|spk|voice|person|unknown|guest|host|s)?[\s_#-]*(?:\d+|[a-z])?$", re.IGNORECASE)
 _NAME = r"([A-Z][a-z]+(?:[ -][A-Z][a-z'-]+){0,2})"

@@ -23,10 +23,17 @@ import srt
 import webvtt
 
 from podbrief.errors import InputError
-from podbrief.store import read_json
+from podbrief.formats import is_number
+from podbrief.formats.documents import TRANSCRIPT
+from podbrief.store import expect_schema, read_json, sha256_file
 
-SCHEMA = "podbrief.transcript/1"
-PUBLISHER_FORMATS = ("vtt", "srt", "json", "html", "md")
+SCHEMA = TRANSCRIPT.schema
+# Publisher formats, best first: JSON and VTT name their speakers explicitly.
+PUBLISHER_FORMATS = ("json", "vtt", "srt", "html", "md")
+MEDIA_TYPES = {  # the podcast:transcript type attribute -> format
+    "application/json": "json", "text/vtt": "vtt", "application/x-subrip": "srt", "application/srt": "srt",
+    "text/srt": "srt", "text/html": "html", "text/markdown": "md",
+}
 MAX_SEGMENT_SECONDS = 30.0
 MIN_SPLIT_SECONDS = 15.0  # past this, a segment also ends where a sentence ends
 MAX_GAP_SECONDS = 1.0
@@ -277,11 +284,54 @@ def document(*, segments: list[dict[str, Any]], source: str, audio: str, languag
 
 
 def read(path: Path) -> dict[str, Any]:
-    """Read and check a transcript.json."""
-    data = read_json(path)
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("segments"), list):
-        raise InputError(f"{path}: not a podbrief transcript (schema {SCHEMA})")
+    """Read and check a transcript.json; anything else is an InputError naming the file."""
+    data = expect_schema(read_json(path), SCHEMA, path, "podbrief transcript")
+    raw = data.get("segments")
+    if not isinstance(raw, list):
+        raise InputError(f"{path}: corrupt transcript ('segments' is not a list)")
+    for number, item in enumerate(raw, start=1):
+        if not _is_segment(item):
+            raise InputError(f"{path}: corrupt transcript (segment {number} needs start <= end, text, speaker)")
     return data
+
+
+def _is_segment(item: Any) -> bool:
+    if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+        return False
+    start, end = item.get("start"), item.get("end")
+    return (is_number(start) and is_number(end) and 0 <= start <= end
+            and isinstance(item.get("speaker"), (str, type(None))))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of speech: what ASR, publisher transcripts and passages all deal in."""
+
+    start: float
+    end: float
+    text: str
+    speaker: str | None = None
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A transcript file as extraction uses it."""
+
+    segments: list[Segment]
+    duration: float
+    sha256: str  # of the file: insights record what they were made from
+    episode_id: str | None
+
+
+def load(path: Path) -> Transcript:
+    """`read`, as a Transcript."""
+    data = read(path)
+    segments = [Segment(float(s["start"]), float(s["end"]), s["text"], s.get("speaker")) for s in data["segments"]]
+    duration = data.get("duration")
+    if not isinstance(duration, (int, float)) or isinstance(duration, bool):
+        duration = max((s.end for s in segments), default=0.0)
+    episode_id = data.get("episode_id")
+    return Transcript(segments, float(duration), sha256_file(path), episode_id if isinstance(episode_id, str) else None)
 
 
 # --- exports ------------------------------------------------------------------------------------

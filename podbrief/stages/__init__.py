@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from podbrief.errors import PartialFailure, PodbriefError
+
 
 @dataclass
 class StageReport:
@@ -23,6 +25,13 @@ class StageReport:
     def to_json(self) -> dict[str, object]:
         return {"stage": self.stage, "done": self.done, "failed": self.failed,
                 "skipped": self.skipped, "remaining": self.remaining}
+
+    def failure(self) -> PodbriefError | None:
+        """What the command raises (its exit status), or None when nothing failed; like black's Report.return_code."""
+        if not self.failed:
+            return None
+        return PartialFailure(f"{self.stage} failed for {len(self.failed)} episode(s): "
+                              + "; ".join(f"{k}: {v}" for k, v in self.failed.items()))
 
 
 @dataclass(frozen=True)

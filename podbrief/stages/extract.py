@@ -26,48 +26,16 @@ from podbrief import models
 from podbrief.config import Config
 from podbrief.errors import InputError, ModelError, PodbriefError
 from podbrief.extraction import grounding, labels, passages, speakers, structure, writer
-from podbrief.extraction.passages import Segment
+from podbrief.formats import transcripts
+from podbrief.formats.documents import CHAPTERS_FILE, EPISODE, INSIGHTS, TRANSCRIPT
+from podbrief.formats.transcripts import Transcript
 from podbrief.render import clean
 from podbrief.stages import Budget, StageReport
-from podbrief.store import Index, Paths, atomic_write_json, expect_schema, read_json, sha256_file, short_hash, utcnow
+from podbrief.store import Index, Paths, atomic_write_json, read_json, short_hash, utcnow
 
-SCHEMA = "podbrief.insights/1"
-TRANSCRIPT_SCHEMA = "podbrief.transcript/1"
 ATTEMPTS_PER_INSIGHT = 2  # candidate passages tried per wanted insight, at most: bounds the time per episode
 DROP_REASONS = ("invalid", "style", "copy", "ungrounded", "unfaithful")
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Transcript:
-    segments: list[Segment]
-    duration: float
-    sha256: str
-    episode_id: str | None
-
-
-def load_transcript(path: Path) -> Transcript:
-    """Read and check a podbrief.transcript/1 file; anything else is an InputError naming the file."""
-    data = expect_schema(read_json(path), TRANSCRIPT_SCHEMA, path, "podbrief transcript")
-    raw = data.get("segments")
-    if not isinstance(raw, list):
-        raise InputError(f"{path}: corrupt transcript ('segments' is not a list)")
-    segments = []
-    for number, item in enumerate(raw, start=1):
-        try:
-            start, end, text = float(item["start"]), float(item["end"]), item["text"]
-            speaker = item.get("speaker")
-            if not isinstance(text, str) or not (speaker is None or isinstance(speaker, str)) or end < start \
-                    or not math.isfinite(end) or start < 0:
-                raise ValueError
-        except (KeyError, TypeError, ValueError):
-            raise InputError(f"{path}: corrupt transcript (segment {number} needs start <= end, text, speaker)") from None
-        segments.append(Segment(start, end, text, speaker))
-    duration = data.get("duration")
-    if not isinstance(duration, (int, float)) or isinstance(duration, bool):
-        duration = max((s.end for s in segments), default=0.0)
-    episode_id = data.get("episode_id")
-    return Transcript(segments, float(duration), sha256_file(path), episode_id if isinstance(episode_id, str) else None)
 
 
 def wanted(duration: float, config: Config) -> int:
@@ -105,7 +73,7 @@ def extract(transcript: Transcript, episode: dict[str, Any] | None, engine: writ
     log.debug("%d segments, %.0f s -> %d passages %s (%d candidates); want %d insights",
               len(transcript.segments), transcript.duration, len(cut), stats.roles, len(candidates), count)
     log.debug("speakers: %s; hosts: %s", names, sorted({names[s.passage.speaker] for s in shaped if s.by_host}))
-    insights = []
+    insights: list[dict[str, Any]] = []
     for item in candidates:
         if len(insights) >= count:
             break
@@ -203,7 +171,7 @@ def up_to_date(out: Path, transcript_sha256: str, model_sha256: str | None, conf
         data = read_json(out)
     except InputError:
         return False
-    return (isinstance(data, dict) and data.get("schema") == SCHEMA
+    return (isinstance(data, dict) and data.get("schema") == INSIGHTS.schema
             and data.get("transcript_sha256") == transcript_sha256
             and (data.get("model") or {}).get("sha256") == model_sha256
             and data.get("prompt_version") == writer.PROMPT_VERSION
@@ -259,7 +227,7 @@ def document(transcript: Transcript, engines: Engines, config: Config, episode: 
     engine = engines.get()
     insights, stats = extract(transcript, episode, engine, wanted(transcript.duration, config), chapters)
     return {
-        "schema": SCHEMA,
+        "schema": INSIGHTS.schema,
         "episode_id": transcript.episode_id,
         "transcript_sha256": transcript.sha256,
         "model": {"name": engine.name, "sha256": engine.sha256},
@@ -274,10 +242,10 @@ def document(transcript: Transcript, engines: Engines, config: Config, episode: 
 def extract_file(transcript_path: Path, out: Path, engines: Engines, config: Config,
                  episode: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Extract one transcript into `out` (atomically); returns the document, or None when `out` is up to date."""
-    transcript = load_transcript(transcript_path)
+    transcript = transcripts.load(transcript_path)
     if up_to_date(out, transcript.sha256, engines.sha256(), config):
         return None
-    made = document(transcript, engines, config, episode, read_chapters(transcript_path.parent / "chapters.json"))
+    made = document(transcript, engines, config, episode, read_chapters(transcript_path.parent / CHAPTERS_FILE))
     atomic_write_json(out, made)
     return made
 
@@ -285,14 +253,14 @@ def extract_file(transcript_path: Path, out: Path, engines: Engines, config: Con
 def extract_loose(transcript_path: Path, out: Path | None, config: Config, paths: Paths) -> dict[str, Any]:
     """`podbrief extract transcript.json [-o insights.json]`. An episode.json beside the transcript
     supplies speaker names, titles and the audio link."""
-    beside = transcript_path.parent / "episode.json"
+    beside = transcript_path.parent / EPISODE.file
     episode = read_json(beside) if beside.is_file() else None
-    if episode is not None and (not isinstance(episode, dict) or episode.get("schema") != "podbrief.episode/1"):
+    if episode is not None and (not isinstance(episode, dict) or episode.get("schema") != EPISODE.schema):
         raise InputError(f"{beside}: not a podbrief episode file")
     engines = Engines(paths, config)
     if out is None:
-        return document(load_transcript(transcript_path), engines, config, episode,
-                        read_chapters(transcript_path.parent / "chapters.json"))
+        return document(transcripts.load(transcript_path), engines, config, episode,
+                        read_chapters(transcript_path.parent / CHAPTERS_FILE))
     return extract_file(transcript_path, out, engines, config, episode) or read_json(out)
 
 
@@ -308,12 +276,11 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
                 report.remaining += 1
                 continue
             try:
-                directory = paths.episode_dir(episode_id)
-                episode = read_json(directory / "episode.json")
+                episode = read_json(paths.episode_file(episode_id, EPISODE))
                 title = escape(clean(episode.get("title") or episode_id))
                 console.print(f"extract [bold]{title}[/bold] ...")
-                made = extract_file(directory / "transcript.json", directory / "insights.json", engines, config,
-                                    episode)
+                made = extract_file(paths.episode_file(episode_id, TRANSCRIPT), paths.episode_file(episode_id, INSIGHTS),
+                                    engines, config, episode)
             except ModelError:
                 raise  # the model, not the episode, is at fault: stop instead of failing every episode
             except PodbriefError as exc:

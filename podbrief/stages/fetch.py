@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -24,8 +24,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from rich.text import Text
 
 from podbrief.config import Config
-from podbrief.errors import InputError, NetworkError, UsageError, describe
+from podbrief.errors import InputError, NetworkError, PartialFailure, PodbriefError, UsageError, describe
 from podbrief.formats import feed as feedformat
+from podbrief.formats import transcripts
+from podbrief.formats.documents import CHAPTERS_FILE, EPISODE, FEED, PUBLISHER_TRANSCRIPT_STEM
 from podbrief.formats.opml import Outline
 from podbrief.net import Client, Fetched, HTTPStatusError, check_url
 from podbrief.render import clean
@@ -41,9 +43,6 @@ from podbrief.store import (
     utcnow,
 )
 
-FEED_SCHEMA = "podbrief.feed/1"
-EPISODE_SCHEMA = "podbrief.episode/1"
-
 # Audio file extensions come only from this allow-list, by MIME type.
 AUDIO_TYPES = {
     "audio/mpeg": "mp3", "audio/mp3": "mp3", "audio/mpeg3": "mp3", "audio/x-mpeg": "mp3",
@@ -55,11 +54,6 @@ AUDIO_TYPES = {
 # Publishers that omit the type (or send a generic one) still get an allow-listed URL suffix honoured.
 GENERIC_TYPES = {None, "", "application/octet-stream", "binary/octet-stream"}
 # Publisher transcript formats, best first: JSON and VTT can carry speaker names.
-TRANSCRIPT_TYPES = {
-    "application/json": "json", "text/vtt": "vtt",
-    "application/x-subrip": "srt", "application/srt": "srt", "text/srt": "srt", "text/html": "html",
-}
-TRANSCRIPT_PREFERENCE = ["json", "vtt", "srt", "html"]
 
 
 @dataclass
@@ -97,12 +91,11 @@ class FetchReport(StageReport):
             line += f", {self.remaining} left for the next run (time budget)"
         return line + "."
 
-    def failure(self) -> str | None:
-        """A one-line description of what failed, or None if nothing did."""
+    def failure(self) -> PodbriefError | None:
         if not self.failed and not self.feed_errors:
             return None
-        return (f"{len(self.feed_errors)} feed(s) and {len(self.failed)} episode(s) failed "
-                "(see the messages above); everything else was saved")
+        return PartialFailure(f"{len(self.feed_errors)} feed(s) and {len(self.failed)} episode(s) failed "
+                              "(see the messages above); everything else was saved")
 
 
 # --- subscriptions -------------------------------------------------------------------------
@@ -115,7 +108,7 @@ def subscriptions(paths: Paths) -> list[dict[str, Any]]:
 
 
 def _subscription(path: Path) -> dict[str, Any]:
-    record = expect_schema(read_json(path), FEED_SCHEMA, path, "podbrief subscription")
+    record = expect_schema(read_json(path), FEED.schema, path, "podbrief subscription")
     missing = [key for key, value in _new_record("", None, None).items() if key not in record]
     if missing:
         raise InputError(f"{path}: corrupt subscription (no {', '.join(missing)}); remove the file or fix it")
@@ -148,7 +141,7 @@ def feed_summaries(paths: Paths) -> list[dict[str, Any]]:
 
 
 def _new_record(url: str, name: str | None, title: str | None) -> dict[str, Any]:
-    return {"schema": FEED_SCHEMA, "id": short_hash(url), "url": url, "name": name, "title": title,
+    return {"schema": FEED.schema, "id": short_hash(url), "url": url, "name": name, "title": title,
             "added_at": utcnow(), "etag": None, "last_modified": None, "last_checked": None,
             "last_status": None, "error": None, "parsed_at": None, "seen": []}
 
@@ -241,7 +234,7 @@ def _poll(client: Client, record: dict[str, Any], shared_with: str | None) -> tu
 
 def _episode_record(record: dict[str, Any], episode: feedformat.Episode, episode_id: str) -> dict[str, Any]:
     return {
-        "schema": EPISODE_SCHEMA, "id": episode_id, "feed_id": record["id"],
+        "schema": EPISODE.schema, "id": episode_id, "feed_id": record["id"],
         "show": record["name"] or record["title"], "title": episode.title, "link": episode.link,
         "guid": episode.guid, "published": episode.published, "duration": episode.duration,
         "enclosure": episode.enclosure, "audio_file": None, "description": episode.description,
@@ -276,7 +269,7 @@ def _record_episodes(paths: Paths, index: Index, record: dict[str, Any], parsed:
         result.notes.append(f"first fetch: taking the latest {backfill} of {len(fresh)} episodes (fetch.backfill)")
         fresh = fresh[:backfill]
     for episode_id, episode in fresh:
-        meta_file = paths.episode_dir(episode_id) / "episode.json"
+        meta_file = paths.episode_file(episode_id, EPISODE)
         if not meta_file.exists():  # a rerun after a crash keeps what was already recorded
             atomic_write_json(meta_file, _episode_record(record, episode, episode_id))
         index.upsert_episode(read_json(meta_file))
@@ -380,12 +373,12 @@ def _download_episode(client: Client, paths: Paths, meta: dict[str, Any], with_e
     if not meta["audio_file"] and not any(transcript["file"] for transcript in meta["transcripts"]):
         raise NetworkError("no audio, and no publisher transcript could be downloaded: " + "; ".join(notes))
     meta["fetched_at"] = utcnow()
-    atomic_write_json(directory / "episode.json", meta)
+    atomic_write_json(directory / EPISODE.file, meta)
     return meta, notes
 
 
 def _transcript_extension(transcript: dict[str, Any]) -> str | None:
-    return TRANSCRIPT_TYPES.get((transcript["type"] or "").split(";")[0].strip())
+    return transcripts.MEDIA_TYPES.get((transcript["type"] or "").split(";")[0].strip())
 
 
 def _download_transcript(client: Client, directory: Path, meta: dict[str, Any], notes: list[str]) -> None:
@@ -393,9 +386,9 @@ def _download_transcript(client: Client, directory: Path, meta: dict[str, Any], 
     if any(transcript["file"] for transcript in meta["transcripts"]):
         return
     supported = [t for t in meta["transcripts"] if _transcript_extension(t)]
-    supported.sort(key=lambda t: TRANSCRIPT_PREFERENCE.index(_transcript_extension(t)))
+    supported.sort(key=lambda t: transcripts.PUBLISHER_FORMATS.index(_transcript_extension(t)))
     for transcript in supported:
-        name = f"publisher-transcript.{_transcript_extension(transcript)}"
+        name = f"{PUBLISHER_TRANSCRIPT_STEM}.{_transcript_extension(transcript)}"
         try:
             atomic_write_bytes(directory / name, client.get(transcript["url"], what="transcript").body)
         except NetworkError as exc:
@@ -415,8 +408,8 @@ def _download_chapters(client: Client, directory: Path, meta: dict[str, Any], no
     except ValueError:
         notes.append(f"chapters: {meta['chapters_url']}: not JSON; ignored")
         return
-    atomic_write_bytes(directory / "chapters.json", body)
-    meta["chapters_file"] = "chapters.json"
+    atomic_write_bytes(directory / CHAPTERS_FILE, body)
+    meta["chapters_file"] = CHAPTERS_FILE
 
 
 # --- the stage -----------------------------------------------------------------------------
@@ -459,18 +452,18 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
             _report_feed(console, result)
         wanted = {record["id"] for record in records}
         pending = [row["id"] for row in index.pending("fetch") if row["feed_id"] in wanted]
-        downloads = {}
+        downloads: dict[Future[tuple[dict[str, Any], list[str]]], dict[str, Any]] = {}
         for episode_id in pending:
             if budget.exhausted():
                 report.remaining += 1
                 continue
-            meta = read_json(paths.episode_dir(episode_id) / "episode.json")
+            meta = read_json(paths.episode_file(episode_id, EPISODE))
             downloads[pool.submit(_download_episode, client, paths, meta, config["fetch"]["transcripts"],
                                   progress)] = meta
-        for future in as_completed(downloads):
-            meta = downloads[future]
+        for download in as_completed(downloads):
+            meta = downloads[download]
             try:
-                done, notes = future.result()
+                done, notes = download.result()
             except Exception as exc:
                 error = describe(exc)
                 index.mark_failed(meta["id"], "fetch", error)

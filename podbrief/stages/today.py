@@ -23,6 +23,8 @@ from rich.text import Text
 from podbrief import briefs, deliver, render
 from podbrief.config import Config
 from podbrief.errors import DeliveryError, InputError, NothingNew, PartialFailure, UsageError
+from podbrief.formats import insights as insight_files
+from podbrief.formats.documents import INSIGHTS
 from podbrief.stages import Budget, StageReport, fetch, polish, rank
 from podbrief.store import Index, Paths, run_lock
 
@@ -125,7 +127,7 @@ class Pipeline:
 POLISH_SPARE = 3  # finalists ranked beyond rank.top, promoted when polish finds one unfaithful
 
 
-def _problem(stage: str, error: str, title: str | None, **ids: str) -> dict[str, Any]:
+def _problem(stage: str, error: str | None, title: str | None, **ids: str) -> dict[str, Any]:
     return {"stage": stage, **ids, "title": title, "error": error}
 
 
@@ -199,7 +201,7 @@ def _gather(paths: Paths, episodes: list[sqlite3.Row]) -> tuple[list[dict[str, A
     for row in episodes:
         if row["extracted_at"]:
             try:
-                found = rank.read_insight_file(paths.episode_dir(row["id"]) / "insights.json")
+                found = insight_files.read(paths.episode_file(row["id"], INSIGHTS))
             except InputError as exc:
                 problems.append(_problem("extract", str(exc), row["title"], episode_id=row["id"]))
                 continue

@@ -21,6 +21,7 @@ transcript that looks complete and the rerun redoes only the unfinished episodes
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import multiprocessing
 import os
@@ -514,7 +515,7 @@ def _run_pool(jobs: list[Job], model: models.ResolvedModel, decode: Settings, sp
         while waiting or running:
             while waiting and len(running) < workers and not budget.exhausted():
                 job = waiting.pop()
-                split = _attempt(lambda job=job: _split(job, decode, embedder, parts)) if parts > 1 else None
+                split = _attempt(functools.partial(_split, job, decode, embedder, parts)) if parts > 1 else None
                 if isinstance(split, str):
                     yield job, split
                     continue

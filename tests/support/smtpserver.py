@@ -1,4 +1,4 @@
-"""A real SMTP server (aiosmtpd) on 127.0.0.1 for tests: `from smtpserver import smtp` brings the fixture.
+"""A real SMTP server (aiosmtpd) on 127.0.0.1 for tests: `from support.smtpserver import smtp` brings the fixture.
 
     def test_mail(smtp):
         inbox, port = smtp()  # options go to aiosmtpd's Controller (tls_context=..., authenticator=...)
@@ -15,7 +15,8 @@ from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
-from briefdata import free_port
+
+from .briefdata import free_port
 
 
 class Inbox:

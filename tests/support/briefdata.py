@@ -7,24 +7,14 @@ tested against them.
 
 from __future__ import annotations
 
-import os
+import json
 import socket
 from pathlib import Path
 from typing import Any
 
 from podbrief.store import short_hash
 
-GOLDEN = Path(__file__).parent / "fixtures" / "golden"
-
-
-def check_golden(name: str, text: str) -> None:
-    """Compare with tests/fixtures/golden/<name>, byte for byte; PODBRIEF_UPDATE_GOLDEN=1 rewrites it after a
-    deliberate change."""
-    path = GOLDEN / name
-    if os.environ.get("PODBRIEF_UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(text.encode("utf-8"))
-    assert text == path.read_bytes().decode("utf-8")
+SAMPLE = Path(__file__).parents[1] / "fixtures" / "briefs" / "sample.json"  # beside its renderings
 
 
 def insight(episode_id: str, n: int, text: str, speaker: str | None = "Deb Schulte", show: str = "Question Period",
@@ -44,30 +34,8 @@ def insight(episode_id: str, n: int, text: str, speaker: str | None = "Deb Schul
 
 
 def sample_brief() -> dict[str, Any]:
-    first = insight("a1" * 8, 1, "A one-time $500 payment [bold]is not[/bold] a *permanent* fix for seniors' poverty.")
-    related = insight("b2" * 8, 2, "Long-term care <script>alert(1)</script> needs national standards & funding.",
-                      speaker="Jagmeet Singh", title="Long-term care: whose job?", start=3725.0)
-    second = insight("c3" * 8, 3, "Crisis care for young people\x1b[31m stayed open seven days a week.",
-                     speaker=None, show="Committee Hour", title="Mental health # in lockdown", start=5.0,
-                     link="javascript:alert(1)")
-    return {
-        "schema": "podbrief.brief/1",
-        "date": "2026-11-25",
-        "created": "2026-11-25T07:00:00Z",
-        "window": {"since": "2026-11-24T07:00:00Z", "until": "2026-11-25T07:00:00Z"},
-        "sources": [{"episode_id": "a1" * 8, "extracted_at": "2026-11-25T06:30:00Z"}],
-        "items": [
-            {"rank": 1, "score": 3.2, "insight": first,
-             "why": {"interest": 1.0, "quality": 0.6, "novelty": 1.0, "recency": 0.9},
-             "reasons": ["interest 'seniors' (topic): +1.00"], "duplicates": [],
-             "related": [related | {"similarity": 0.87, "stance": "disagrees"}]},
-            {"rank": 2, "score": 2.1, "insight": second,
-             "why": {"interest": 0.5, "quality": 0.7, "novelty": 1.0, "recency": 0.8}, "related": []},
-        ],
-        "problems": [{"stage": "extract", "episode_id": "d4" * 8, "title": "A <broken> episode",
-                      "error": "the model returned no valid insight"}],
-        "remaining": {"transcribe": 2, "extract": 0},
-    }
+    """A brief of two items (one with a related insight), a problem and work remaining; its texts are hostile."""
+    return json.loads(SAMPLE.read_text(encoding="utf-8"))
 
 
 # Run by a browser only if the page lets markup through: it marks the page, which the browser test looks for.

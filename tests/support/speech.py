@@ -15,7 +15,7 @@ from pathlib import Path
 import jiwer
 import numpy as np
 
-SPEECH = Path(__file__).parent / "fixtures" / "speech"
+SPEECH = Path(__file__).parents[1] / "fixtures" / "speech"
 FILLERS = {"uh", "um", "er", "erm", "ah", "hmm", "mm", "mhm", "uhm"}
 SPELLINGS = {
     "mr": "mister", "mrs": "missus", "dr": "doctor", "ok": "okay", "alright": "all right", "yknow": "you know",
