@@ -20,7 +20,7 @@ from typing import Protocol
 from podbrief.engines.llm import neutralize
 from podbrief.extraction import grounding, passages
 
-PROMPT_VERSION = "2026-12-02.1"  # .1: sentences about the speech act dropped (META)
+PROMPT_VERSION = "2026-12-01.3"  # .3: sentences about the speech act dropped (META)
 MAX_SENTENCES = 3
 MIN_WORDS = 15
 MAX_WORDS = 70
