@@ -10,18 +10,57 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from podbrief import render
 from podbrief.errors import InputError, UsageError
 from podbrief.formats.documents import BRIEF
+from podbrief.formats.insights import Insight
 from podbrief.store import Paths, atomic_write_json, atomic_write_text, expect_schema, read_json
 
 SCHEMA = BRIEF.schema
 ATOM_ENTRIES = 30  # past briefs kept in briefs/feed.atom
 _DATE_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}\.json$")
 
-Brief = dict[str, Any]
+
+
+class RelatedInsight(Insight, total=False):
+    similarity: float  # e5 cosine to the item's insight
+    relation: float  # the score that made it related (docs/related.md)
+    stance: str  # agrees | disagrees | another angle, only when confident
+
+
+class EarlierLink(TypedDict):
+    """The item's theme in an earlier brief: a link, never a repeat."""
+
+    id: str
+    text: str
+    speaker: str | None
+    show: str | None
+    date: str
+
+
+class _ItemCore(TypedDict):
+    rank: int | None
+    score: float
+    insight: Insight
+
+
+class BriefItem(_ItemCore, total=False):
+    """One ranked item of a brief (docs/architecture.md, "Brief format")."""
+
+    why: dict[str, float]
+    reasons: list[str]
+    duplicates: list[str]
+    related: list[RelatedInsight]
+    earlier: list[EarlierLink]
+
+
+class DeliveredItem(BriefItem):
+    date: str  # of the brief it was delivered in
+
+
+Brief = dict[str, Any]  # the document: its items are BriefItems (the JSON Schema has the rest)
 
 
 def brief_file(paths: Paths, date: dt.date) -> Path:

@@ -18,17 +18,17 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
 from podbrief import briefs, render
+from podbrief.briefs import RelatedInsight
 from podbrief.errors import UsageError
 from podbrief.formats import insights as insight_files
+from podbrief.formats.insights import Insight, InsightEpisode
 from podbrief.render import clean
 from podbrief.store import Paths, atomic_write_text, short_hash
-
-Insight = dict[str, Any]
 
 BEGIN = "<!-- podbrief:begin: podbrief export rewrites this block; write your notes outside it -->"
 END = "<!-- podbrief:end -->"
@@ -46,11 +46,12 @@ class Selection:
     """The insights to export (by id, in order), the related insights of each, and unreadable files."""
 
     insights: dict[str, Insight] = field(default_factory=dict)
-    related: dict[str, dict[str, Insight]] = field(default_factory=dict)
+    related: dict[str, dict[str, RelatedInsight]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     def add(self, insight: Insight) -> None:
-        self.insights.setdefault(insight["id"], {k: v for k, v in insight.items() if k not in ("similarity", "relation", "stance")})
+        self.insights.setdefault(insight["id"], cast(Insight, {k: v for k, v in insight.items()
+                                                             if k not in ("similarity", "relation", "stance")}))
 
     def add_brief(self, brief: briefs.Brief) -> None:
         for item in brief["items"]:
@@ -84,7 +85,7 @@ def select(paths: Paths, date: dt.date | None = None) -> Selection:
 # --- fields shared by the formats -----------------------------------------------------------
 
 
-def _episode(insight: Insight) -> dict[str, Any]:
+def _episode(insight: Insight) -> InsightEpisode:
     return insight.get("episode") or {}
 
 
@@ -187,7 +188,7 @@ def _insight_fields(insight: Insight) -> dict[str, Any]:
             "episode_id": clean(episode.get("id")) or None}
 
 
-def _insight_block(insight: Insight, related: list[Insight]) -> str:
+def _insight_block(insight: Insight, related: list[RelatedInsight]) -> str:
     lines = [f"# {render.md_escape(insight['text'])}", ""]
     if clean(render.quote_of(insight).get("text")):
         lines += [f"> {render.md_escape(render.quote_of(insight)['text'])}", ""]

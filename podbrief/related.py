@@ -19,9 +19,13 @@ stays unmarked.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:  # types only: briefs.py renders through render.py, which reads STANCES here
+    from podbrief.briefs import BriefItem, DeliveredItem, EarlierLink, RelatedInsight
+    from podbrief.formats.insights import Insight
 
 TOPIC_WEIGHT = 0.3  # where calibration F1 levels off (0.83; benchmarks/related.py, docs/related.md)
 THRESHOLD = 0.88  # best F1 on the calibration pairs at TOPIC_WEIGHT
@@ -42,27 +46,27 @@ class Engine(Protocol):
     def yes_probability(self, prompt: str) -> float: ...
 
 
-def _tags(insight: dict[str, Any]) -> set[str]:
+def _tags(insight: Insight) -> set[str]:
     """Topic tags compared loosely: case, spacing and a plural 's' do not matter."""
     return {" ".join(str(tag).casefold().split()).removesuffix("s") for tag in insight.get("topics") or []}
 
 
-def topic_overlap(a: dict[str, Any], b: dict[str, Any]) -> float:
+def topic_overlap(a: Insight, b: Insight) -> float:
     """Jaccard overlap of two insights' topic tags (0 when either has none)."""
     tags_a, tags_b = _tags(a), _tags(b)
     return len(tags_a & tags_b) / len(tags_a | tags_b) if tags_a and tags_b else 0.0
 
 
-def scores(insight: dict[str, Any], vector: np.ndarray, others: Sequence[dict[str, Any]],
+def scores(insight: Insight, vector: np.ndarray, others: Sequence[Insight],
            vectors: np.ndarray, weight: float = TOPIC_WEIGHT) -> np.ndarray:
     """The relation score of `insight` against each of `others` (rows of `vectors`)."""
     overlap = np.array([topic_overlap(insight, other) for other in others], dtype=np.float32)
     return vectors @ vector + weight * overlap
 
 
-def choose(insight: dict[str, Any], vector: np.ndarray, others: Sequence[dict[str, Any]], vectors: np.ndarray,
+def choose(insight: Insight, vector: np.ndarray, others: Sequence[Insight], vectors: np.ndarray,
            excluded: set[str], limit: int, duplicate: float, weight: float = TOPIC_WEIGHT,
-           threshold: float = THRESHOLD) -> list[dict[str, Any]]:
+           threshold: float = THRESHOLD) -> list[RelatedInsight]:
     """Up to `limit` related entries for `insight`: others at score >= `threshold` from other episodes, one per
     episode, other shows first, none the same claim as `insight` or as an entry already chosen. (`weight` and
     `threshold` are parameters for the benchmark's baselines.)"""
@@ -87,8 +91,8 @@ def choose(insight: dict[str, Any], vector: np.ndarray, others: Sequence[dict[st
             for r in chosen]
 
 
-def earlier(insight: dict[str, Any], vector: np.ndarray, shown: Sequence[dict[str, Any]], shown_vectors: np.ndarray,
-            limit: int = 1) -> list[dict[str, Any]]:
+def earlier(insight: Insight, vector: np.ndarray, shown: Sequence[DeliveredItem], shown_vectors: np.ndarray,
+            limit: int = 1) -> list[EarlierLink]:
     """The thread of `insight` back in time: up to `limit` items of earlier briefs (`shown`, each with its brief's
     `date`) on the same theme, best first, as {id, text, speaker, show, date}. They are links only: what was
     delivered stays suppressed as a top item (rank's novelty and delivered checks)."""
@@ -122,7 +126,7 @@ def stance(engine: Engine, text: str, other: str, minimum: dict[str, float | Non
     return None
 
 
-def mark_stances(engine: Engine, items: list[dict[str, Any]]) -> int:
+def mark_stances(engine: Engine, items: list[BriefItem]) -> int:
     """Set `stance` on the related entries of brief `items` where the check is confident; how many were set."""
     marked = 0
     for item in items:

@@ -13,10 +13,14 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from podbrief.related import STANCES
+
+if TYPE_CHECKING:  # types only: briefs.py renders its Atom feed through here
+    from podbrief.briefs import BriefItem, RelatedInsight
+    from podbrief.formats.insights import Insight, Quote
 
 Brief = dict[str, Any]
 
@@ -61,7 +65,7 @@ def title(brief: Brief) -> str:
     return f"podbrief, {long_date(brief)}: {count} insight{'s' if count != 1 else ''}"
 
 
-def earlier_lines(item: dict[str, Any]) -> list[str]:
+def earlier_lines(item: BriefItem) -> list[str]:
     """"You heard about this on Tue 24 Nov, from X · Show: <text>" for each earlier brief's item on the theme."""
     lines = []
     for earlier in item.get("earlier") or []:
@@ -74,14 +78,14 @@ def earlier_lines(item: dict[str, Any]) -> list[str]:
     return lines
 
 
-def source_line(insight: dict[str, Any]) -> str:
+def source_line(insight: Insight) -> str:
     """"Speaker · Show · Episode title" with the parts that are known."""
     episode = insight.get("episode") or {}
     parts = (insight.get("speaker"), episode.get("show"), episode.get("title"))
     return " · ".join(clean(p) for p in parts if clean(p))
 
 
-def quote_of(insight: dict[str, Any]) -> dict[str, Any]:
+def quote_of(insight: Insight) -> Quote:
     return insight.get("quote") or {}
 
 
@@ -91,7 +95,7 @@ def why_line(why: dict[str, Any]) -> str:
                       for k, v in why.items())
 
 
-def explain_lines(item: dict[str, Any]) -> list[str]:
+def explain_lines(item: BriefItem) -> list[str]:
     """Why an item ranked where it did: the score's parts, then rank's reasons."""
     lines = [f"why: score {item.get('score', 0):.2f} = {why_line(item.get('why') or {})}"]
     return lines + [f"because: {clean(reason)}" for reason in item.get("reasons") or []]
@@ -127,7 +131,7 @@ def text(brief: Brief, fmt: str, explain: bool = False) -> str:
 # --- shared by every format ---------------------------------------------------------
 
 
-def stance_summary(related: list[dict[str, Any]]) -> str:
+def stance_summary(related: list[RelatedInsight]) -> str:
     """"1 of 3 related insights disagrees" (and how many agree); "" when no stance is marked."""
     counts = [(sum(1 for r in related if r.get("stance") == label), label) for label in STANCES]
     noun = "related insights" if len(related) > 1 else "related insight"
@@ -147,13 +151,13 @@ def md_link(label: str, url: Any) -> str:
     return f"[{label}](<{link}>)" if link else label
 
 
-def _md_source(insight: dict[str, Any]) -> str:
+def _md_source(insight: Insight) -> str:
     quote = quote_of(insight)
     stamp = f" · {md_link(timestamp(quote['start']), quote.get('link'))}" if "start" in quote else ""
     return md_escape(source_line(insight)) + stamp
 
 
-def _md_stance(related: dict[str, Any]) -> str:
+def _md_stance(related: RelatedInsight) -> str:
     return f"*{md_escape(related['stance'])}:* " if related.get("stance") else ""
 
 
@@ -217,7 +221,7 @@ def _h(text: Any) -> str:
     return html.escape(clean(text))
 
 
-def audio_at(quote: dict[str, Any]) -> str | None:
+def audio_at(quote: Quote) -> str | None:
     """The quote's audio URL with a `#t=` media fragment at its start (so a player starts there), or None."""
     link = safe_url(quote.get("link"))
     if link is None or not isinstance(quote.get("start"), (int, float)):
@@ -230,7 +234,7 @@ def _html_link(label: str, url: str | None) -> str:
     return f'<a href="{html.escape(url)}" style="{_LINK}">{label}</a>' if url else label
 
 
-def _html_source(insight: dict[str, Any]) -> str:
+def _html_source(insight: Insight) -> str:
     quote = quote_of(insight)
     stamp = ""
     if "start" in quote:
@@ -238,7 +242,7 @@ def _html_source(insight: dict[str, Any]) -> str:
     return _h(source_line(insight)) + stamp
 
 
-def _html_listen(quote: dict[str, Any]) -> list[str]:
+def _html_listen(quote: Quote) -> list[str]:
     """A link that opens the audio at the quote, and a player that starts there."""
     audio = audio_at(quote)
     if audio is None:
@@ -248,14 +252,14 @@ def _html_listen(quote: dict[str, Any]) -> list[str]:
             f'<audio controls preload="none" src="{html.escape(audio)}" style="{_AUDIO}"></audio>']
 
 
-def _html_related(related: dict[str, Any]) -> str:
+def _html_related(related: RelatedInsight) -> str:
     stance = clean(related.get("stance"))
     label = f'<span class="pb-stance" style="{_STANCE}">{html.escape(stance)}</span>' if stance else ""
     return (f"<li>{label}{_h(related.get('text'))}<br>"
             f'<span class="pb-muted" style="{_MUTED}">{_html_source(related)}</span></li>')
 
 
-def _html_item(item: dict[str, Any], explain: bool) -> list[str]:
+def _html_item(item: BriefItem, explain: bool) -> list[str]:
     insight = item["insight"]
     quote = quote_of(insight)
     parts = [f'<div class="pb-item" style="{_ITEM}">',

@@ -14,14 +14,14 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from podbrief import render
+from podbrief import briefs, render
+from podbrief.briefs import BriefItem, RelatedInsight
 from podbrief.directory import Show
+from podbrief.formats.insights import Insight
 from podbrief.ranking.score import Entry
 
-Brief = dict[str, Any]
 
-
-def _source_text(insight: dict[str, Any]) -> Text:
+def _source_text(insight: Insight) -> Text:
     text = Text(render.source_line(insight), style="dim")
     quote = render.quote_of(insight)
     if "start" in quote:
@@ -40,12 +40,12 @@ def _hanging(label: str, *lines: RenderableType, width: int = 1) -> Table:
     return grid
 
 
-def _stance_label(related: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+def _stance_label(related: RelatedInsight) -> tuple[tuple[str, str], ...]:
     stance = render.clean(related.get("stance"))
     return ((f"{stance}: ", "magenta"),) if stance else ()
 
 
-def brief(brief: Brief, console: Console, explain: bool = False) -> None:
+def brief(brief: briefs.Brief, console: Console, explain: bool = False) -> None:
     """Print the brief for a person at a terminal (links are clickable where supported)."""
     console.print(Text(render.title(brief), style="bold"), soft_wrap=False)
     for item in brief["items"]:
@@ -75,14 +75,14 @@ def brief(brief: Brief, console: Console, explain: bool = False) -> None:
 # --- rank and explain ---------------------------------------------------------------------
 
 
-def _breakdown(item: dict[str, Any]) -> list[RenderableType]:
+def _breakdown(item: BriefItem) -> list[RenderableType]:
     """"score 3.21 = interest 2.00 · quality 0.60 · ..." and one line per reason."""
     lines: list[RenderableType] = [Text(f"score {item['score']:.2f} = {render.why_line(item['why'])}", style="yellow")]
     lines += [Text(f"  {render.clean(reason)}", style="yellow") for reason in item["reasons"]]
     return lines
 
 
-def _body(item: dict[str, Any], why: bool) -> list[RenderableType]:
+def _body(item: BriefItem, why: bool) -> list[RenderableType]:
     insight = item["insight"]
     merged = len(item["duplicates"])
     meta = f"id {insight['id']} · score {item['score']:.2f}"
@@ -97,7 +97,7 @@ def _body(item: dict[str, Any], why: bool) -> list[RenderableType]:
     return lines
 
 
-def ranked(items: list[dict[str, Any]], console: Console, why: bool = False) -> None:
+def ranked(items: list[BriefItem], console: Console, why: bool = False) -> None:
     """The ranked items, best first, each with its source, id, score and related insights."""
     for item in items:
         grid = Table.grid(padding=(0, 1))  # the rank in its own column keeps wrapped lines indented

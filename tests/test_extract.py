@@ -375,6 +375,48 @@ def test_on_the_retry_an_insight_that_opens_with_its_speaker_is_kept():
         writer.write(FakeEngine([named]), CONTEXT)
 
 
+IDEA = "University reserves are mostly locked in buildings, not spendable cash that could pay for services.\n"
+
+
+@pytest.mark.parametrize("reason", [
+    "Reason: Bethan Owen provides an example of how university reserves are mostly locked in buildings, not cash.",
+    "Reason: This is a significant claim because it shows that the reserves cannot pay for services.",
+    "Reason: Bethan Owen directly addresses the issue of university reserves, providing a clear and compelling "
+    "argument for her view.",
+    "Reason: Bethan Owen mentions that university reserves are mostly locked in buildings, not spendable cash.",
+])
+def test_a_sentence_that_only_describes_the_speech_act_is_dropped(reason):
+    draft = writer.write(FakeEngine([IDEA + reason]), CONTEXT)
+    assert draft.text == "University reserves are mostly locked in buildings, not spendable cash that could pay for services."
+
+
+@pytest.mark.parametrize("reason", [
+    "Reason: Bethan Owen says operating cash matters more, because it services borrowing that grew after grants "
+    "were cut.",  # the reason itself
+    "Reason: Bethan Owen provides an example of how operating cash services the borrowing that grew after capital "
+    "grants were cut.",  # a clumsy frame around new content
+    "Reason: Bethan Owen's reason: operating cash services borrowing, which grew after capital grants were cut.",
+])
+def test_a_sentence_that_carries_content_is_kept(reason):
+    draft = writer.write(FakeEngine([IDEA + reason]), CONTEXT)
+    assert draft.text == IDEA.strip() + " " + reason.removeprefix("Reason: ")
+
+
+def test_an_evaluative_tail_is_cut_and_the_sentence_kept():
+    sentences = ["University reserves are mostly buildings, not cash.",
+                 "Bethan Owen says operating cash services borrowing, providing a clear and compelling argument for it."]
+    assert writer.without_meta(sentences, "Bethan Owen") == [sentences[0], "Bethan Owen says operating cash services "
+                                                             "borrowing."]
+
+
+def test_an_insight_that_is_only_about_the_speech_act_is_refused():
+    reply = ("Bethan Owen directly addresses the issue of university reserves held in estates across the "
+             "whole of the higher education sector.")
+    with pytest.raises(writer.Rejected, match="only describes the speech act") as rejected:
+        writer.write(FakeEngine([reply]), CONTEXT)
+    assert rejected.value.reason == "style"
+
+
 def test_a_copied_reply_is_rejected_as_a_copy():
     copy = "Universities hold reserves, but most of it is tied up in estates, so it is not immediately realisable."
     with pytest.raises(writer.Rejected) as rejected:

@@ -121,3 +121,20 @@ def test_feedback_reasons_name_the_rated_insight(tmp_path: Path) -> None:
     entries = _run(case, insights, paths).entries
     assert entries["c1"].reasons == ["up-voted fa (shared topic): +0.50"]
     assert entries["c2"].reasons == ["down-voted fc (same show): -0.20"]
+
+
+def test_quality_reads_specificity_the_verifier_and_whether_the_speaker_is_named():
+    """The blind judgements (benchmarks/rankfeatures.py): surprise and actionability did not predict what readers
+    judged faithful or good, so a confident piece of advice no longer outranks a specific, attributed one."""
+    from podbrief.ranking.score import Scorer
+
+    pitch = {"speaker": "Nestor Maslej", "text": "Businesses should use generative models for different purposes.",
+             "scores": {"surprise": 0.2, "specificity": 0.95, "actionability": 0.8, "faithful": 0.87}}
+    attributed = {"speaker": "Hon. Ben Lobb", "text": "Carbon tax was $500 of a $2,400 gas bill, Lobb says.",
+                  "scores": {"surprise": 0.2, "specificity": 0.7, "actionability": 0.1, "faithful": 0.8}}
+    (low, why), (high, none) = Scorer._quality(pitch), Scorer._quality(attributed)
+    assert high == pytest.approx((0.7 + 0.8 + 1) / 3) and low == pytest.approx((0.95 + 0.87) / 3) and high > low
+    assert why == ["quality: the text does not name its speaker 'Nestor Maslej' (mean of specificity 0.95, "
+                   "faithful 0.87, named 0.00)"] and none == []
+    older = {"speaker": "the host", "text": "x", "scores": {"surprise": 0.9, "specificity": 0.5, "actionability": 0.9}}
+    assert Scorer._quality(older) == (0.5, [])  # no verifier score: specificity alone; no name part for "the host"

@@ -20,7 +20,7 @@ from typing import Protocol
 from podbrief.engines.llm import neutralize
 from podbrief.extraction import grounding, passages
 
-PROMPT_VERSION = "2026-12-01.2"
+PROMPT_VERSION = "2026-12-01.3"  # .3: sentences about the speech act dropped (META)
 MAX_SENTENCES = 3
 MIN_WORDS = 15
 MAX_WORDS = 70
@@ -45,10 +45,14 @@ LABEL = re.compile(r"^(?:(?:the )?(?:idea|claim|insight|rewrite|rewritten(?: ite
 GENERIC_NAME = re.compile(r"^(?:the|a|an) (?:host|guest|speaker)$", re.IGNORECASE)
 PREFILL = "Idea:"  # the reply is started for the model, so it keeps to the labelled lines
 LINE = re.compile(r"^\s*[*_#]*\s*(idea|reason|topics?)\s*[*_]*\s*:\s*(.*)$", re.IGNORECASE | re.MULTILINE)
+# The verbs a small model reports speech with: REPORTED restates "X argues that Y" as Y, style_problem refuses
+# them after the speaker's name, and META drops a later sentence that only names the speech act.
+REPORTING = (r"argues|says|believes|thinks|explains|notes|suggests|claims|states|points out|emphasi[sz]es|highlights|"
+             r"mentions|observes|contends|asserts|maintains")
+SPEECH_ACTS = r"points|warns|recommends|discusses|shares|describes"
 REPORTED = re.compile(r"^(?:(?:the )?(?:single )?most interesting idea (?:in|from|of) (?P<whose>.+?)(?:'s)? "
-                      r"(?:answer )?is that (?P<idea>.+)|(?P<name>.+?) (?:argues|says|believes|thinks|explains|"
-                      r"notes|suggests|claims|states|points out|emphasi[sz]es|highlights|mentions|observes|contends|"
-                      r"asserts|maintains) that (?P<claim>.+))$", re.IGNORECASE)
+                      rf"(?:answer )?is that (?P<idea>.+)|(?P<name>.+?) (?:{REPORTING}) that (?P<claim>.+))$",
+                      re.IGNORECASE)
 
 # Formula openers the reference style never uses, and phrases that echo the prompt.
 FORMULA = re.compile(r"^(?:(?:he|she|they|his|her|their)\b|(?:the|a|this) (?:speaker|guest|host|answer|passage|transcript)\b|in (?:this|the) "
@@ -56,6 +60,29 @@ FORMULA = re.compile(r"^(?:(?:he|she|they|his|her|their)\b|(?:the|a|this) (?:spe
                      r"(?:the )?idea (?:is|here)\b|here is\b|newsletter\b)", re.IGNORECASE)
 ECHO = re.compile(r"<\s*/?\s*transcript|\b(?:most interesting idea|first sentence|second sentence|newsletter item|"
                   r"the question is context)\b", re.IGNORECASE)
+
+# Sentences about the speech act rather than its content (docs/extract.md, "Meta sentences"), dropped because
+# they add nothing: "This is a significant claim because ...", "X directly addresses the issue of Y.", and,
+# after another sentence, "X mentions that / provides an example of how" + words the insight has already
+# said. An evaluative tail (", providing a clear and compelling argument ...", ", which is a key claim in his
+# answer") is cut from any sentence. A sentence that carries content stays: "X provides an example of how he
+# preferred Claude over GPT 4 ...", "X's reason: the index covers 700 models."
+SUBJECT = r"(?:[Hh]e|[Ss]he|[Tt]hey|(?:[A-Z][\w.'-]*\s+){0,4}[A-Z][\w.'-]*)"  # the speaker, by name or pronoun
+META_TAIL = re.compile(r",\s*(?:(?:providing|offering|giving|making|presenting) (?:a|an) (?:(?:clear|compelling|strong|"
+                       r"convincing|powerful|persuasive|solid|good|specific|concrete)(?:,? and |,? )?)+(?:argument|case|"
+                       r"reason|example|explanation)\b[^.!?]*|which (?:is|was) (?:a|the) (?:key|main|central|core) "
+                       r"(?:claim|point|idea|argument) (?:in|of) (?:his|her|their|the) answer)(?=[.!?]$)", re.IGNORECASE)
+META = re.compile(r"^(?:(?:[Tt]his|[Tt]hat|[Ii]t) is (?:a|an) (?:\w+ )?(?:significant|important|key|notable|interesting|bold|"
+                  r"strong|compelling|crucial|central|major) (?:claim|point|statement|argument|idea|insight|observation|"
+                  rf"assertion)\b|{SUBJECT} (?:directly |also |clearly )?(?:addresses|discusses|talks about|touches on|"
+                  r"raises) the (?:issue|question|topic|matter|subject|problem|concern)s? of\b[^,;]*[.!?]$)")
+RESTATED = re.compile(rf"^{SUBJECT} (?:also )?(?:(?P<reports>{REPORTING}) that|(?:provides|gives|offers|shares) (?:a|an) "
+                      r"(?:\w+ )?(?:example|illustration) of how) (?P<rest>.+)$")
+# The share of a framed sentence's content words that the insight's earlier sentences already hold, above which
+# it is a restatement: "X mentions that" + a repeat; "X provides an example of how" + a paraphrase of the idea
+# (the frame promises an example, so half the words is enough). Read on every saved insight (docs/extract.md).
+RESTATED_SHARE = 0.8
+EXAMPLE_SHARE = 0.45
 
 
 class Engine(Protocol):
@@ -162,7 +189,10 @@ def clean_text(raw: str, context: Context, strict: bool = True) -> str:
         if not sentence.endswith((".", "!", "?")) or (complete and not re.match(r"[\"'(]?[A-Z0-9]", sentence)):
             break  # the reply's cut-off end, or a fragment that lost its subject: stop there
         complete.append(sentence)
-    text = " ".join(complete[:MAX_SENTENCES])
+    kept = without_meta(complete, context.speaker)
+    if complete and not kept:
+        raise Rejected("style", "it only describes the speech act")
+    text = " ".join(kept[:MAX_SENTENCES])
     if ECHO.search(text):
         raise Rejected("invalid", "it repeats the prompt")
     if not (MIN_WORDS <= len(text.split()) <= MAX_WORDS):
@@ -175,6 +205,29 @@ def clean_text(raw: str, context: Context, strict: bool = True) -> str:
     return text
 
 
+def without_meta(sentences: list[str], speaker: str) -> list[str]:
+    """`sentences` less what only describes the speech act (see META): an evaluative tail is cut, a sentence
+    that is commentary or a bare topic is dropped, and so is one that restates what came before."""
+    names = grounding.content(speaker)
+    kept: list[str] = []
+    for sentence in sentences:
+        sentence = META_TAIL.sub("", sentence)
+        if META.match(sentence) or (kept and _restated(sentence, kept, names)):
+            continue
+        kept.append(sentence)
+    return kept
+
+
+def _restated(sentence: str, before: list[str], names: set[str]) -> bool:
+    """"X mentions that Y." / "X provides an example of how Y." where the insight has already said Y."""
+    match = RESTATED.match(sentence)
+    if not match:
+        return False
+    said = grounding.content(match.group("rest")) - names
+    share = RESTATED_SHARE if match.group("reports") else EXAMPLE_SHARE
+    return bool(said) and len(said & grounding.content(" ".join(before))) >= share * len(said)
+
+
 def style_problem(text: str, context: Context, strict: bool = True) -> str | None:
     """Why `text` is not written as an insight (None when it is): a formula opener, the speaker's name
     first, a question instead of a claim, or content that comes from the question rather than the answer.
@@ -185,9 +238,8 @@ def style_problem(text: str, context: Context, strict: bool = True) -> str | Non
         return f"it opens with a formula ({text.split(',')[0][:40]!r})"
     first = text.split()[0].strip(",.").lower()
     names = {part.lower() for part in re.findall(r"[A-Za-z'-]+", context.speaker) if len(part) > 2}
-    if strict and first in names and re.match(rf"{re.escape(text.split()[0])}(?: [A-Z][a-z'-]+)? (?:argues|says|believes|"
-                                   rf"thinks|explains|notes|suggests|claims|states|points|emphasi[sz]es|highlights|"
-                                   rf"warns|recommends|mentions|discusses|shares|describes)\b", text):
+    if strict and first in names and re.match(rf"{re.escape(text.split()[0])}(?: [A-Z][a-z'-]+)? "
+                                              rf"(?:{REPORTING}|{SPEECH_ACTS})\b", text):
         return "it opens with the speaker's name and a reporting verb"
     if passages.sentences(text)[0].rstrip().endswith("?"):
         return "it asks a question instead of stating an idea"

@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from podbrief.errors import InputError
 from podbrief.formats import is_number
@@ -18,7 +18,40 @@ from podbrief.formats.documents import INSIGHTS, is_episode_file
 from podbrief.store import Paths, expect_schema, read_json, short_hash
 
 
-def read(path: Path) -> list[dict[str, Any]]:
+class Quote(TypedDict, total=False):
+    text: str  # the transcript's own words
+    start: float
+    end: float
+    link: str | None  # the audio at `start`; None without an enclosure URL
+
+
+class InsightEpisode(TypedDict, total=False):
+    id: str  # always set once read (a loose file's insights share one made-up id)
+    title: str | None
+    show: str | None
+    published: str | None
+    audio: str | None
+
+
+class _InsightCore(TypedDict):
+    id: str
+    text: str
+
+
+class Insight(_InsightCore, total=False):
+    """One insight as insights.json holds it (docs/architecture.md), and as rank, today and export pass it on."""
+
+    speaker: str | None
+    quote: Quote
+    kind: str
+    topics: list[str]
+    scores: dict[str, float]
+    context: dict[str, Any]  # the passage it was written from, for the brief's polish; not in briefs
+    episode: InsightEpisode
+    draft: str  # the text before the brief's polish rewrote it (in briefs only)
+
+
+def read(path: Path) -> list[Insight]:
     """The insights of one insight file, each with an `episode` block that has an id.
 
     Raises InputError naming the file when it is not JSON, another kind of file, or malformed.
@@ -29,14 +62,13 @@ def read(path: Path) -> list[dict[str, Any]]:
         raise InputError(f"{path}: corrupt insight file ('insights' is not a list)")
     # Loose files may have no episode id: all their insights then count as one episode.
     episode_id = data.get("episode_id") or short_hash(str(path.resolve()))
-    insights = []
+    insights: list[Insight] = []
     for number, item in enumerate(items, start=1):
         problem = _problem(item)
         if problem:
             raise InputError(f"{path}: corrupt insight file (insight {number}: {problem})")
-        episode = dict(item.get("episode") or {})
-        episode["id"] = episode.get("id") or episode_id
-        insights.append({**item, "episode": episode})
+        episode: InsightEpisode = {**(item.get("episode") or {}), "id": (item.get("episode") or {}).get("id") or episode_id}
+        insights.append(cast(Insight, {**item, "episode": episode}))  # checked by _problem
     return insights
 
 
@@ -91,7 +123,7 @@ def files(paths: Paths, targets: Sequence[Path]) -> tuple[list[Path], list[str]]
 
 @dataclass
 class Loaded:
-    insights: list[dict[str, Any]]
+    insights: list[Insight]
     problems: list[str]  # one line per file that could not be read, naming the file
     files: int  # insight files found
 
@@ -99,7 +131,7 @@ class Loaded:
 def load(paths: Paths, targets: Sequence[Path] = ()) -> Loaded:
     """Read the insight files of `targets` (default: the data dir); a bad file never stops the others."""
     found, problems = files(paths, targets)
-    insights: list[dict[str, Any]] = []
+    insights: list[Insight] = []
     for path in found:
         try:
             insights += read(path)

@@ -6,6 +6,7 @@ from typing import Any
 
 from podbrief.errors import InputError
 from podbrief.formats.documents import RATINGS
+from podbrief.formats.insights import Insight
 from podbrief.store import Paths, atomic_write_json, read_json, update_lock, utcnow
 
 
@@ -23,7 +24,7 @@ def load(paths: Paths) -> dict[str, dict[str, Any]]:
     return ratings
 
 
-def rate(paths: Paths, insight: dict[str, Any], vote: int) -> None:
+def rate(paths: Paths, insight: Insight, vote: int) -> None:
     """Record +1/-1 for `insight`, keeping what ranking needs even after its episode is deleted.
 
     Takes its own short lock rather than the run lock, so rating works while `today` runs.

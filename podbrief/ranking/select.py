@@ -16,14 +16,16 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from podbrief import briefs, related
+from podbrief.briefs import DeliveredItem
 from podbrief.config import Config
 from podbrief.engines import embed
 from podbrief.formats import insights as insight_files
+from podbrief.formats.insights import Insight
 from podbrief.ranking import ratings
 from podbrief.ranking.score import DUPLICATE, Entry, Scorer, show_of
 from podbrief.store import Paths
@@ -35,12 +37,12 @@ class Ranking:
     entries: dict[str, Entry]  # every ranked insight by id, with its status
 
 
-def delivered_items(paths: Paths, exempt: dt.date | None) -> list[dict[str, Any]]:
+def delivered_items(paths: Paths, exempt: dt.date | None) -> list[DeliveredItem]:
     """The items of every stored brief except the one dated `exempt`, each with its brief's date."""
-    items = []
+    items: list[DeliveredItem] = []
     for date in briefs.stored_dates(paths):
         if date != exempt:
-            items += [{**item, "date": date.isoformat()} for item in briefs.load(paths, date)["items"]]
+            items += [cast(DeliveredItem, {**item, "date": date.isoformat()}) for item in briefs.load(paths, date)["items"]]
     return items
 
 
@@ -55,9 +57,9 @@ def _near_neighbours(vectors: np.ndarray, threshold: float, block: int = 1024) -
     return neighbours
 
 
-def ranking(insights: list[dict[str, Any]], config: Config, paths: Paths, now: dt.datetime,
+def ranking(insights: list[Insight], config: Config, paths: Paths, now: dt.datetime,
             embedder: embed.Embedder | None = None, date: dt.date | None = None,
-            library: list[dict[str, Any]] | None = None, spare: int = 0) -> Ranking:
+            library: list[Insight] | None = None, spare: int = 0) -> Ranking:
     """Score, filter, merge, cap and group `insights`; see the module docstring.
 
     `spare` finalists are ranked past rank.top (for the brief's polish to promote).
@@ -143,8 +145,8 @@ def _cap(kept: list[Entry], settings: dict[str, Any], top_size: int) -> list[Ent
     return top
 
 
-def _attach_related(top: list[Entry], pool: list[dict[str, Any]], vectors: np.ndarray,
-                    library: list[dict[str, Any]], embedder: embed.Embedder, limit: int) -> None:
+def _attach_related(top: list[Entry], pool: list[Insight], vectors: np.ndarray,
+                    library: list[Insight], embedder: embed.Embedder, limit: int) -> None:
     """Give each top item up to `limit` related insights (podbrief/related.py) from other episodes,
     from `pool` or, for earlier episodes, the `library`."""
     known = {insight["id"] for insight in pool}

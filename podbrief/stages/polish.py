@@ -22,8 +22,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from podbrief import models, related
+from podbrief.briefs import BriefItem
 from podbrief.config import Config
 from podbrief.extraction import writer
+from podbrief.formats.insights import Insight
 from podbrief.render import clean
 from podbrief.stages import Budget
 from podbrief.store import Paths
@@ -64,7 +66,7 @@ def check(config: Config, paths: Paths) -> None:
         models.resolve("llm", config["llm"]["polish_model"], paths)
 
 
-def context_of(insight: dict[str, Any]) -> writer.Context | None:
+def context_of(insight: Insight) -> writer.Context | None:
     """The writer's context stored with an insight by extract; None for insights without one (older files)."""
     stored = insight.get("context")
     if not isinstance(stored, dict) or not isinstance(stored.get("answer"), str) or not insight.get("speaker"):
@@ -86,7 +88,7 @@ def _poorer(text: str, draft: str, context: writer.Context) -> str | None:
     return None
 
 
-def polish_one(engine: writer.Engine, insight: dict[str, Any]) -> tuple[str | None, str]:
+def polish_one(engine: writer.Engine, insight: Insight) -> tuple[str | None, str]:
     """("rewritten" | "kept", new text) when the finalist passes, (None, why) when it fails both checks."""
     context = context_of(insight)
     if context is None:
@@ -112,8 +114,8 @@ def polish_one(engine: writer.Engine, insight: dict[str, Any]) -> tuple[str | No
     return None, f"{why}; extracted text unfaithful too (P(yes) {original:.2f})"
 
 
-def run(items: list[dict[str, Any]], config: Config, paths: Paths, console: Console,
-        budget: Budget = Budget()) -> tuple[list[dict[str, Any]], Report]:
+def run(items: list[BriefItem], config: Config, paths: Paths, console: Console,
+        budget: Budget = Budget()) -> tuple[list[BriefItem], Report]:
     """The first rank.top finalists (of `items`, best first) that pass, polished, renumbered from 1."""
     report = Report()
     top = config["rank"]["top"] or len(items)
@@ -127,11 +129,11 @@ def run(items: list[dict[str, Any]], config: Config, paths: Paths, console: Cons
     engine = LLM(model, paths, settings["threads"], settings["context_size"], settings["gpu_layers"])
     report.model = engine.name
     console.print(f"polish the brief's finalists with {escape(clean(engine.name))} ...")
-    chosen: list[dict[str, Any]] = []
+    chosen: list[BriefItem] = []
     for item in items:
         if len(chosen) >= top or budget.exhausted():
             break
-        insight = dict(item["insight"])
+        insight: Insight = {**item["insight"]}
         outcome, text = polish_one(engine, insight)
         if outcome is None:
             report.dropped += 1

@@ -10,26 +10,26 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from podbrief.briefs import BriefItem
 from podbrief.config import Config
 from podbrief.engines import embed
 from podbrief.errors import InputError, PartialFailure, PodbriefError, UsageError
 from podbrief.formats import insights as insight_files
-from podbrief.formats.insights import Loaded
+from podbrief.formats.insights import Insight, Loaded
 from podbrief.ranking.score import Entry
 from podbrief.ranking.select import Ranking, delivered_items, ranking
 from podbrief.store import Paths
 
 
-def find(paths: Paths, insight_id: str, extra: Iterable[dict[str, Any]] = (),
-         library: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def find(paths: Paths, insight_id: str, extra: Iterable[Insight] = (),
+         library: list[Insight] | None = None) -> Insight:
     """The insight whose id is (or uniquely starts with) `insight_id`: in `extra`, the data dir or a stored brief.
 
     `library` is the data dir's insights when the caller has already read them.
     """
     library = insight_files.load(paths).insights if library is None else library
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, Insight] = {}
     for insight in [*extra, *library, *(item["insight"] for item in delivered_items(paths, None))]:
         if insight["id"].startswith(insight_id):
             found.setdefault(insight["id"], insight)
@@ -43,8 +43,8 @@ def find(paths: Paths, insight_id: str, extra: Iterable[dict[str, Any]] = (),
     return next(iter(found.values()))
 
 
-def rank(insights: list[dict[str, Any]], config: Config, paths: Paths, now: dt.datetime,
-         embedder: embed.Embedder | None = None, date: dt.date | None = None, spare: int = 0) -> list[dict[str, Any]]:
+def rank(insights: list[Insight], config: Config, paths: Paths, now: dt.datetime,
+         embedder: embed.Embedder | None = None, date: dt.date | None = None, spare: int = 0) -> list[BriefItem]:
     """The brief items for `insights`, best first, with `spare` more finalists (the contract `today` uses)."""
     return [entry.item() for entry in ranking(insights, config, paths, now, embedder, date, spare=spare).top]
 

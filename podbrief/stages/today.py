@@ -15,16 +15,18 @@ import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from rich.console import Console
 from rich.text import Text
 
 from podbrief import briefs, deliver, render
+from podbrief.briefs import BriefItem, RelatedInsight
 from podbrief.config import Config
 from podbrief.errors import DeliveryError, InputError, NothingNew, PartialFailure, UsageError
 from podbrief.formats import insights as insight_files
 from podbrief.formats.documents import INSIGHTS
+from podbrief.formats.insights import Insight
 from podbrief.stages import Budget, StageReport, fetch, polish, rank
 from podbrief.store import Index, Paths, run_lock
 
@@ -120,8 +122,8 @@ class Pipeline:
 
     transcribe: Callable[..., StageReport] = _lazy("transcribe", "run_pending")
     extract: Callable[..., StageReport] = _lazy("extract", "run_pending")
-    rank: Callable[..., list[dict[str, Any]]] = rank.rank
-    polish: Callable[..., tuple[list[dict[str, Any]], Any]] = _lazy("polish", "run")
+    rank: Callable[..., list[BriefItem]] = rank.rank
+    polish: Callable[..., tuple[list[BriefItem], Any]] = _lazy("polish", "run")
 
 
 POLISH_SPARE = 3  # finalists ranked beyond rank.top, promoted when polish finds one unfaithful
@@ -179,11 +181,14 @@ def run(paths: Paths, config: Config, console: Console, when: Window, budget: Bu
     return brief
 
 
-def _without_context(item: dict[str, Any]) -> dict[str, Any]:
+AnyInsight = TypeVar("AnyInsight", Insight, RelatedInsight)
+
+
+def _without_context(item: BriefItem) -> BriefItem:
     """A brief item without the extraction context its insight carries (the answer it came from):
     polish needs it, the reader does not."""
-    def strip(insight: dict[str, Any]) -> dict[str, Any]:
-        return {key: value for key, value in insight.items() if key != "context"}
+    def strip(insight: AnyInsight) -> AnyInsight:
+        return cast(AnyInsight, {key: value for key, value in insight.items() if key != "context"})
 
     return {**item, "insight": strip(item["insight"]), "related": [strip(r) for r in item.get("related") or []]}
 
@@ -192,10 +197,10 @@ def _in_window(row: sqlite3.Row, when: Window) -> bool:
     return when.contains(row["published"]) or when.contains(row["discovered_at"])
 
 
-def _gather(paths: Paths, episodes: list[sqlite3.Row]) -> tuple[list[dict[str, Any]], list[dict[str, str]],
+def _gather(paths: Paths, episodes: list[sqlite3.Row]) -> tuple[list[Insight], list[dict[str, str]],
                                                                 list[dict[str, Any]]]:
     """The insights of the extracted episodes, the brief's sources, and a problem per failed episode."""
-    insights: list[dict[str, Any]] = []
+    insights: list[Insight] = []
     used: list[dict[str, str]] = []
     problems: list[dict[str, Any]] = []
     for row in episodes:
