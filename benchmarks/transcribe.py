@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from podbrief import config as configmod
 from podbrief import models
 from podbrief.engines.whisper import SAMPLE_RATE, Settings, WhisperEngine, load_audio
+from podbrief.formats.documents import TRANSCRIPT
 from podbrief.stages import transcribe as stage
 from podbrief.store import Index, Paths, short_hash, utcnow
 from tests.support.speech import normalise, wer  # the WER the tests use too
@@ -156,7 +157,7 @@ def run_stage(audio: Path, copies: int, flags: dict[str, object]) -> tuple[list[
         report = stage.run_pending(paths, config, Console(quiet=True))
         elapsed = time.perf_counter() - started
         assert len(report.done) == copies, report.failed
-        texts = [" ".join(s["text"] for s in json.loads((paths.episode_dir(e) / stage.TRANSCRIPT_FILE).read_text())
+        texts = [" ".join(s["text"] for s in json.loads(paths.episode_file(e, TRANSCRIPT).read_text())
                           ["segments"]) for e in report.done]
         return texts, elapsed
 

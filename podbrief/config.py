@@ -19,6 +19,14 @@ from podbrief.errors import ConfigError
 
 ENV_PREFIX = "PODBRIEF_"
 POSITIVE = {"network.timeout", "network.total_timeout"}  # 0 would make every request fail at once
+# Settings with a fixed set of values, checked when each layer (file, environment, flags) is loaded.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "transcribe.compute_type": ("int8", "float32"),
+    "transcribe.device": ("auto", "cpu", "cuda"),
+    "transcribe.speaker_model": ("mfcc", "voice-encoder"),
+    "brief.deliver": ("none", "email", "obsidian:DIR"),
+    "email.security": ("starttls", "ssl", "none"),
+}
 Config = dict[str, dict[str, Any]]
 
 
@@ -35,13 +43,14 @@ def defaults() -> Config:
     return yaml.safe_load(example_text())
 
 
-def expect_choice(config: Config, key: str, choices: tuple[str, ...]) -> str:
-    """The value of `key` ("section.name"); ConfigError naming the key unless it is one of `choices`."""
-    section, name = key.split(".")
-    value = config[section][name]
-    if value not in choices:
-        raise ConfigError(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
-    return value
+def _is_choice(value: Any, choices: tuple[str, ...]) -> bool:
+    """One of `choices`; "prefix:DIR" stands for that prefix with a non-empty directory after it."""
+    for choice in choices:
+        prefix = choice.removesuffix("DIR")
+        if value == choice or (prefix != choice and isinstance(value, str) and value.startswith(prefix)
+                               and value[len(prefix):].strip()):
+            return True
+    return False
 
 
 def _parse(text: str) -> Any:
@@ -95,6 +104,8 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
         raise ValueError(f"{key}: must not be negative, got {value!r}")
     if key in POSITIVE and value == 0:
         raise ValueError(f"{key}: must be more than 0, got {value!r}")
+    if key in CHOICES and not _is_choice(value, CHOICES[key]):
+        raise ValueError(f"{key}: expected one of {', '.join(CHOICES[key])}, got {value!r}")
     return value
 
 
@@ -132,10 +143,12 @@ def _env_overrides(base: Config, environ: Mapping[str, str]) -> dict[str, dict[s
             if name in environ:
                 try:
                     value = _coerce(f"{section}.{key}", _parse(environ[name]), values[key])
-                except (yaml.YAMLError, ValueError):
+                except yaml.YAMLError:
                     raise ConfigError(
                         f"environment variable {name}={environ[name]!r}: expected {_type_name(values[key])}"
                     ) from None
+                except ValueError as exc:
+                    raise ConfigError(f"environment variable {name}: {exc}") from None
                 found.setdefault(section, {})[key] = value
     return found
 

@@ -46,6 +46,8 @@ def test_env_values_are_typed(tmp_path):
         ("rank: [1, 2]\n", "config.yaml:1: rank: expected a mapping of settings"),
         ("rank:\n  top: [\n", "config.yaml:3"),
         ("- just\n- a list\n", "the top level must be a mapping"),
+        ("transcribe:\n  device: gpu\n", "config.yaml:2: transcribe.device: expected one of auto, cpu, cuda, got 'gpu'"),
+        ("brief:\n  deliver: \"obsidian: \"\n", "config.yaml:2: brief.deliver: expected one of none, email, obsidian:DIR"),
     ],
 )
 def test_bad_config_names_the_line_and_key(tmp_path, text, message):
@@ -58,6 +60,15 @@ def test_bad_config_names_the_line_and_key(tmp_path, text, message):
 def test_bad_env_value_is_a_config_error():
     with pytest.raises(ConfigError, match="PODBRIEF_RANK_TOP"):
         config.load(None, environ={"PODBRIEF_RANK_TOP": "many"})
+
+
+def test_choices_are_checked_at_load_in_every_layer(tmp_path):
+    with pytest.raises(ConfigError, match="PODBRIEF_EMAIL_SECURITY: email.security: expected one of starttls"):
+        config.load(None, environ={"PODBRIEF_EMAIL_SECURITY": "tls"})
+    with pytest.raises(ConfigError, match="command line: transcribe.compute_type: expected one of int8, float32"):
+        config.load(None, environ={}, flags={"transcribe.compute_type": "int4"})
+    assert config.load(None, environ={"PODBRIEF_BRIEF_DELIVER": "obsidian:~/vault"})["brief"]["deliver"] == \
+        "obsidian:~/vault"
 
 
 def test_ints_widen_to_floats_but_bools_are_not_numbers(tmp_path):

@@ -28,6 +28,7 @@ from podbrief.engines import whisper
 from podbrief.engines.whisper import SAMPLE_RATE, Settings, WhisperEngine, load_audio
 from podbrief.errors import ExitStatus
 from podbrief.formats import transcripts
+from podbrief.formats.documents import TRANSCRIPT
 from podbrief.stages import Budget
 from podbrief.stages import transcribe as stage
 from podbrief.store import Index, Paths, read_json, short_hash, utcnow
@@ -89,7 +90,7 @@ def add_episode(home: Path, title: str, audio: Path | None = None, publisher: Pa
 
 
 def transcript(home: Path, episode_id: str) -> dict:
-    return transcripts.read(Paths(home).episode_dir(episode_id) / stage.TRANSCRIPT_FILE)
+    return transcripts.read(Paths(home).episode_file(episode_id, TRANSCRIPT))
 
 
 def texts(doc: dict) -> list[tuple[float, float, str]]:
@@ -119,7 +120,7 @@ def test_a_two_voice_interview_gives_a_transcript_extract_accepts(home: Path) ->
     windows = whisper.speech_windows(load_audio(audio), vad=True)
     assert [(s["start"], s["end"]) for s in doc["segments"]] == [(round(w.start, 3), round(w.end, 3)) for w in windows]
     assert all(s["start"] < s["end"] for s in doc["segments"]) and doc["segments"][-1]["end"] <= doc["duration"]
-    assert len(load_transcript(Paths(home).episode_dir(episode_id) / stage.TRANSCRIPT_FILE).segments) == len(windows)
+    assert len(load_transcript(Paths(home).episode_file(episode_id, TRANSCRIPT)).segments) == len(windows)
 
 
 def test_a_loose_file_gives_a_documented_transcript_with_sane_timestamps(home: Path, tmp_path: Path) -> None:
@@ -293,7 +294,7 @@ def test_episodes_publisher_first_bad_audio_fails_alone_and_rerun_redoes_only_it
     doc = transcript(home, published)
     assert doc["source"] == "publisher" and doc["model"] is None and doc["audio"] == "publisher-transcript.vtt"
     assert [s["speaker"] for s in doc["segments"]] == ["Alice", "Bob", "Alice"]
-    assert not (Paths(home).episode_dir(broken) / stage.TRANSCRIPT_FILE).exists()
+    assert not Paths(home).episode_file(broken, TRANSCRIPT).exists()
     with Index(Paths(home)) as index:
         assert index.episode(broken)["failed_stage"] == "transcribe"
         assert [row["id"] for row in index.pending("transcribe")] == [broken]

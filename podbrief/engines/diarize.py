@@ -171,7 +171,7 @@ def resemblyzer_weights() -> Path | None:
 
 def _lstm_weights(path: Path) -> tuple[list[tuple[np.ndarray, ...]], tuple[np.ndarray, np.ndarray]]:
     state = read_torch_legacy(path)["model_state"]
-    layers = [(state[f"lstm.weight_ih_l{n}"], state[f"lstm.weight_hh_l{n}"],
+    layers: list[tuple[np.ndarray, ...]] = [(state[f"lstm.weight_ih_l{n}"], state[f"lstm.weight_hh_l{n}"],
                state[f"lstm.bias_ih_l{n}"] + state[f"lstm.bias_hh_l{n}"]) for n in range(3)]
     return layers, (state["linear.weight"], state["linear.bias"])
 
@@ -208,7 +208,10 @@ def read_torch_legacy(path: Path) -> dict:
             for key in Unpickler(f).load():
                 (count,) = struct.unpack("<q", f.read(8))
                 storages[str(key)] = np.frombuffer(f.read(4 * count), dtype="<f4")
-        return _resolve(state, storages)
+        resolved = _resolve(state, storages)
+        if not isinstance(resolved, dict):
+            raise ValueError("the checkpoint is not a dict of tensors")
+        return resolved
     except (OSError, EOFError, pickle.UnpicklingError, struct.error, ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"cannot read voice encoder weights {path}: {exc}") from None
 
@@ -328,8 +331,8 @@ def _turns(regions: Sequence[tuple[float, float]], owners: list[int], starts: li
            labels: np.ndarray) -> list[Turn]:
     """Split each region where its chunks change speaker; a change shorter than MIN_TURN_SECONDS is ignored."""
     by_region: dict[int, list[tuple[float, int]]] = collections.defaultdict(list)
-    for owner, start, label in zip(owners, starts, labels):
-        by_region[owner].append(((start + CHUNK_FRAMES / 2) * HOP / SAMPLE_RATE, int(label)))
+    for owner, frame, label in zip(owners, starts, labels):
+        by_region[owner].append(((frame + CHUNK_FRAMES / 2) * HOP / SAMPLE_RATE, int(label)))
     turns: list[Turn] = []
     for index, (start, end) in enumerate(regions):
         pieces: list[list[float]] = []  # [start, end, label]

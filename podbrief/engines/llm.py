@@ -130,7 +130,7 @@ class LLM:
 
         try:
             with _time_limit(TEMPLATE_SECONDS):
-                return self._formatter(messages=list(messages)).prompt
+                return self._formatter(messages=list(messages)).prompt  # type: ignore[arg-type]  # plain role/content dicts
         except _TimeUp:
             raise ModelError(f"{self.name}: its chat template took over {TEMPLATE_SECONDS:g} s to render; "
                              "refusing it (use another model file)") from None

@@ -43,7 +43,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.text import Text
 
 from podbrief import devices, models, voiceprints
-from podbrief.config import Config, expect_choice
+from podbrief.config import Config
 from podbrief.engines import diarize
 from podbrief.engines.whisper import (
     SAMPLE_RATE,
@@ -61,13 +61,11 @@ from podbrief.engines.whisper import (
 )
 from podbrief.errors import InputError, ModelError, PodbriefError, describe
 from podbrief.formats import transcripts
+from podbrief.formats.documents import EPISODE, TRANSCRIPT
 from podbrief.render import clean
 from podbrief.stages import Budget, StageReport
 from podbrief.store import Index, Paths, atomic_write_json, read_json, utcnow
 
-TRANSCRIPT_FILE = "transcript.json"
-# Publisher formats in order of preference: JSON and VTT name their speakers explicitly.
-PUBLISHER_PREFERENCE = ("json", "vtt", "srt", "html")
 OnProgress = Callable[[float, float], None]  # (seconds of audio done, audio duration)
 # (job key, part index (0 for a whole job), seconds of audio done in it, the episode's duration)
 OnJobProgress = Callable[[str, int, float, float], None]
@@ -120,20 +118,14 @@ def is_episode_id(name: str) -> bool:
     return bool(re.fullmatch(r"[0-9a-f]{16}", name)) and not Path(name).exists()
 
 
-COMPUTE_TYPES = ("int8", "float32")
-
-
 def settings(config: Config, device: str | None = None) -> Settings:
     """Decoding settings from the config; `device` None means `transcribe.device` (auto: a GPU if there is one)."""
     section = config["transcribe"]
-    compute_type = expect_choice(config, "transcribe.compute_type", COMPUTE_TYPES)
+    compute_type = section["compute_type"]
     device = device or devices.whisper_device(config)
     return Settings(beam_size=max(section["beam_size"], 1), batch_size=max(section["batch_size"], 1),
                     vad=section["vad"], language=section["language"] or None, threads=section["threads"],
                     compute_type="float16" if device == "cuda" else compute_type, device=device)
-
-
-SPEAKER_MODELS = ("mfcc", "voice-encoder")
 
 
 def speaker_model(config: Config, console: Console) -> str | None:
@@ -142,7 +134,7 @@ def speaker_model(config: Config, console: Console) -> str | None:
     A missing optional model is one warning line, and transcription goes on without speakers."""
     if not config["transcribe"]["diarize"]:
         return None
-    name = expect_choice(config, "transcribe.speaker_model", SPEAKER_MODELS)
+    name = config["transcribe"]["speaker_model"]
     try:
         diarize.embedder(name)
     except PodbriefError as exc:
@@ -250,8 +242,10 @@ def publisher_transcript(directory: Path, episode: dict[str, Any]) -> dict[str, 
 
 
 def _preference(entry: dict[str, Any]) -> int:
+    """The place of the entry's format in transcripts.PUBLISHER_FORMATS (best first); unknown formats last."""
     suffix = Path(str(entry["file"])).suffix.lstrip(".").lower()
-    return PUBLISHER_PREFERENCE.index(suffix) if suffix in PUBLISHER_PREFERENCE else len(PUBLISHER_PREFERENCE)
+    order = transcripts.PUBLISHER_FORMATS
+    return order.index(suffix) if suffix in order else len(order)
 
 
 # --- the stage ----------------------------------------------------------------------------------
@@ -264,11 +258,12 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
     jobs: list[Job] = []
     titles: dict[str, str] = {}
     with Index(paths) as index:
-        rows = index.pending("transcribe") if episode_ids is None else [index.episode(i) for i in episode_ids]
-        for wanted, row in zip(episode_ids or [r["id"] for r in rows], rows):
+        wanted_ids = [row["id"] for row in index.pending("transcribe")] if episode_ids is None else episode_ids
+        for wanted in wanted_ids:
+            row = index.episode(wanted)
             if row is None:
                 report.failed[wanted] = "no such episode"
-            elif row["transcribed_at"] and (paths.episode_dir(row["id"]) / TRANSCRIPT_FILE).exists():
+            elif row["transcribed_at"] and paths.episode_file(row["id"], TRANSCRIPT).exists():
                 report.skipped += 1
             elif not row["fetched_at"]:
                 report.failed[row["id"]] = "not fetched yet"
@@ -291,9 +286,8 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
                 if isinstance(outcome, str):
                     _fail(index, report, job.key, outcome)
                 else:
-                    directory = paths.episode_dir(job.key)
-                    outcome = voiceprints.name_transcript(paths, outcome, read_json(directory / "episode.json"))
-                    atomic_write_json(directory / TRANSCRIPT_FILE, outcome)
+                    outcome = voiceprints.name_transcript(paths, outcome, read_json(paths.episode_file(job.key, EPISODE)))
+                    atomic_write_json(paths.episode_file(job.key, TRANSCRIPT), outcome)
                     _done(index, report, job.key)
     return report
 
@@ -301,7 +295,7 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
 def _prepare(paths: Paths, config: Config, episode_id: str) -> Job | None:
     """Write the publisher transcript if there is one to use (None), else return the ASR job."""
     directory = paths.episode_dir(episode_id)
-    episode = read_json(directory / "episode.json")
+    episode = read_json(paths.episode_file(episode_id, EPISODE))
     publisher_error = None
     if config["transcribe"]["use_publisher_transcripts"]:
         try:
@@ -309,7 +303,7 @@ def _prepare(paths: Paths, config: Config, episode_id: str) -> Job | None:
         except InputError as exc:
             doc, publisher_error = None, exc
         if doc is not None:
-            atomic_write_json(directory / TRANSCRIPT_FILE, voiceprints.name_transcript(paths, doc, episode))
+            atomic_write_json(paths.episode_file(episode_id, TRANSCRIPT), voiceprints.name_transcript(paths, doc, episode))
             return None
     if not episode.get("audio_file"):
         raise publisher_error or InputError("no audio downloaded for this episode")
