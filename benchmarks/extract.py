@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import qmsum
 from rouge_score import rouge_scorer
 
-from podbrief import models
+from podbrief import model_registry
 from podbrief.engines.llm import LLM
 from podbrief.extraction import grounding, structure, writer
 from podbrief.extraction import passages as P
@@ -117,7 +117,7 @@ BASELINE_CHUNK_TOKENS = 1800
 
 def load_engine(name: str, threads: int) -> LLM:
     paths = Paths.default()
-    return LLM(models.resolve("llm", name, paths), paths, threads, context_size=4096)
+    return LLM(model_registry.resolve("llm", name, paths), paths, threads, context_size=4096)
 
 
 def run_stage(engine: LLM, meeting: qmsum.Meeting, per_hour: float = 8) -> tuple[list[dict], dict]:

@@ -114,14 +114,14 @@ def run_extract(args: argparse.Namespace) -> None:
         prepare(names)
         env = {**os.environ, "QUALITY_CHILD": "1", "PYTHONPATH": str(Path(args.checkout or ROOT).resolve())}
         sys.exit(subprocess.call([sys.executable, __file__, *sys.argv[1:]], env=env))
-    from podbrief import models
+    from podbrief import model_registry
     from podbrief.engines.llm import LLM
     from podbrief.formats import transcripts
     from podbrief.stages import extract as stage
     from podbrief.store import Paths
 
     paths = Paths.default()
-    engine = LLM(models.resolve("llm", args.model, paths), paths, args.threads, 4096)
+    engine = LLM(model_registry.resolve("llm", args.model, paths), paths, args.threads, 4096)
     records, timing = [], []
     for name in names:
         transcript = transcripts.load(DATA_CACHE / f"{name.replace('/', '_')}.json")
@@ -150,12 +150,12 @@ def save(name: str, data: dict) -> None:
 
 
 def _polish_engine(model: str, threads: int):
-    from podbrief import models
+    from podbrief import model_registry
     from podbrief.engines.llm import LLM
     from podbrief.store import Paths
 
     paths = Paths.default()
-    return LLM(models.resolve("llm", model, paths), paths, threads, 4096)
+    return LLM(model_registry.resolve("llm", model, paths), paths, threads, 4096)
 
 
 def run_polish(args: argparse.Namespace) -> None:

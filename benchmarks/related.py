@@ -39,7 +39,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.process import cdist
 
 from podbrief import config as configmod
-from podbrief import models, related
+from podbrief import model_registry, related
 from podbrief.engines import embed
 from podbrief.ranking import ratings
 from podbrief.ranking import score as scoring
@@ -141,7 +141,7 @@ def stance_table(insights: dict[str, dict], pairs: list[dict], model: str) -> No
 
     with tempfile.TemporaryDirectory() as home:
         paths = Paths(Path(home))
-        engine = LLM(models.resolve("llm", model, paths), paths, threads=1, context_size=1024)
+        engine = LLM(model_registry.resolve("llm", model, paths), paths, threads=1, context_size=1024)
         ranked = [p for p in pairs if p["label"] == "related"]
         for pair in ranked:
             a, b = insights[pair["a"]]["text"], insights[pair["b"]]["text"]

@@ -36,7 +36,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 from make_demo_audio import encode_mp3, speak  # the demo's espeak-ng voices
 
 from podbrief import config as configmod
-from podbrief import models, voiceprints
+from podbrief import model_registry, voiceprints
 from podbrief.engines import diarize
 from podbrief.engines.whisper import SAMPLE_RATE, WhisperEngine, load_audio, speech_regions
 from podbrief.extraction.speakers import name_speakers
@@ -135,7 +135,7 @@ def main() -> None:
              reference(speech / "diarization/diarizationExample.segments")),
             ("debate", *synthetic(args.data, args.cache, 4, SYNTHETIC_SECONDS, False)[:2])]
     config = configmod.load(None)
-    model = models.resolve("whisper", config["transcribe"]["model"], Paths(args.cache / "home"))
+    model = model_registry.resolve("whisper", config["transcribe"]["model"], Paths(args.cache / "home"))
     engine = WhisperEngine(model.path, stage.settings(config))
     print("| set | speaker model | minutes | DER % | speakers (true) | diarize s/audio h | transcribe s/audio h"
           " | added |")

@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 from podbrief import config as configmod  # noqa: E402
-from podbrief import models
+from podbrief import model_registry
 from podbrief.errors import NothingNew  # noqa: E402
 from podbrief.stages import fetch, today  # noqa: E402
 from podbrief.store import Paths  # noqa: E402
@@ -146,14 +146,14 @@ def run_naive(audios: list[Path], paths: Paths) -> dict[str, float]:
     config = configmod.defaults()
     times = {"transcribe": 0.0, "extract": 0.0}
     started = time.monotonic()
-    whisper = WhisperModel(str(models.resolve("whisper", config["transcribe"]["model"], paths).path))
+    whisper = WhisperModel(str(model_registry.resolve("whisper", config["transcribe"]["model"], paths).path))
     transcripts = []
     for audio in audios:
         segments, _ = whisper.transcribe(str(audio))  # faster-whisper defaults: beam 5, no VAD, sequential
         transcripts.append(" ".join(segment.text.strip() for segment in segments))
     times["transcribe"] = time.monotonic() - started
     started = time.monotonic()
-    gguf = str(models.resolve("llm", config["llm"]["model"], paths).path)
+    gguf = str(model_registry.resolve("llm", config["llm"]["model"], paths).path)
     for transcript in transcripts:
         prompt = NAIVE_PROMPT + transcript
         probe = Llama(gguf, vocab_only=True, verbose=False)

@@ -43,7 +43,7 @@ from rich.console import Console
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from podbrief import config as configmod
-from podbrief import models
+from podbrief import model_registry
 from podbrief.engines.whisper import SAMPLE_RATE, Settings, WhisperEngine, load_audio
 from podbrief.formats.documents import TRANSCRIPT
 from podbrief.stages import transcribe as stage
@@ -176,7 +176,7 @@ def main() -> None:
     parser.add_argument("--skip-long", action="store_true", help="Only the clips (fast).")
     args = parser.parse_args()
 
-    model = models.resolve("whisper", "tiny.en", Paths(args.cache / "home"))
+    model = model_registry.resolve("whisper", "tiny.en", Paths(args.cache / "home"))
     default = stage.settings(configmod.defaults(), "cpu")
     sets = {"clips": clips(args.speech)}
     long = None if args.skip_long else long_file(args.cache)

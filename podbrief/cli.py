@@ -584,20 +584,20 @@ def models_command(
 
     Exit status: 0 ok; 8 a model failed its hash check.
     """
-    from podbrief import devices, models
+    from podbrief import devices, model_registry
 
     rt = runtime(ctx)
     config = rt.config()
     configured = {config["transcribe"]["model"], config["llm"]["model"]}
     device = devices.describe(config)
-    rows = [{**row, "device": device[str(row["kind"])]} for row in models.listing(rt.paths, verify=verify)]
+    rows = [{**row, "device": device[str(row["kind"])]} for row in model_registry.listing(rt.paths, verify=verify)]
     if as_json:
         rt.print_json(rows)
     else:
         rt.out.print(terminal.models_table(rows, configured))
         for row in rows:
             if not row["installed"]:
-                rt.out.print(f"{row['name']}: pip install {' '.join(models.REGISTRY[str(row['name'])].packages)}",
+                rt.out.print(f"{row['name']}: pip install {' '.join(model_registry.REGISTRY[str(row['name'])].packages)}",
                              markup=False)
     bad = [str(row["name"]) for row in rows if row["verified"] is False]
     if bad:

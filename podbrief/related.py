@@ -108,7 +108,7 @@ def earlier(insight: Insight, vector: np.ndarray, shown: Sequence[DeliveredItem]
 
 def stance_probability(engine: Engine, text: str, other: str, stance: str) -> float:
     """The model's P(yes) that `other` (statement B) has `stance` towards `text` (statement A)."""
-    from podbrief.engines.llm import neutralize
+    from podbrief.extraction.untrusted import neutralize
 
     question = f"Statement A: \"{neutralize(text)}\"\nStatement B: \"{neutralize(other)}\"\n" \
                f"{STANCE_QUESTION[stance]} Answer Yes or No."

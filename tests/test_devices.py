@@ -20,7 +20,7 @@ from support.speech import SPEECH, fixture_references, wer
 from test_transcribe import add_episode, podbrief, transcript
 
 from podbrief import config as configmod
-from podbrief import devices, models
+from podbrief import devices, model_registry
 from podbrief.engines import whisper
 from podbrief.engines.llm import LLM
 from podbrief.errors import ConfigError
@@ -98,7 +98,7 @@ def test_llm_offloads_all_layers_on_a_gpu_and_falls_back_to_the_cpu_with_one_war
 
     monkeypatch.setattr(llama_cpp, "Llama", failing_on_the_gpu)
     config = configmod.load(None)
-    engine = LLM(models.resolve("llm", "smollm2-135m", Paths(home)), Paths(home), 1, 512,
+    engine = LLM(model_registry.resolve("llm", "smollm2-135m", Paths(home)), Paths(home), 1, 512,
                  config["llm"]["gpu_layers"])
     assert asked == [-1, 0] and engine.gpu_layers == 0
     assert len(warnings(caplog)) == 1 and "on the GPU, using the CPU" in warnings(caplog)[0]

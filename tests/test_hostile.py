@@ -28,7 +28,7 @@ from test_today import FakeStages
 from test_transcribe import add_episode
 from typer.testing import CliRunner
 
-from podbrief import briefs, models, store
+from podbrief import briefs, model_registry, store
 from podbrief.cli import app
 from podbrief.engines import whisper
 from podbrief.engines.whisper import Window
@@ -450,7 +450,7 @@ TRANSCRIPT = Path(__file__).parent / "fixtures" / "extract" / "transcript.json"
 
 def gguf_with_template(home: Path, template: str) -> Path:
     """The SmolLM2 test model with `template` as its chat template (written by the gguf package)."""
-    source = models.resolve("llm", "smollm2-135m", Paths(home)).path
+    source = model_registry.resolve("llm", "smollm2-135m", Paths(home)).path
     out = home / "evil.gguf"
     subprocess.run([sys.executable, "-m", "gguf.scripts.gguf_new_metadata", "--force", "--chat-template", template,
                     str(source), str(out)], check=True, capture_output=True, timeout=120)
@@ -544,7 +544,7 @@ def test_a_missing_model_file_is_named_as_such(home: Path, name: str, message: s
 
 def test_hub_ids_are_still_hub_ids() -> None:
     for kind, name in (("llm", "org/repo"), ("llm", "org/repo:file-q4_k_m.gguf"), ("whisper", "Systran/faster-whisper-small")):
-        assert models.resolve(kind, name, Paths(Path("unused"))).sha256 is None  # the engine downloads it
+        assert model_registry.resolve(kind, name, Paths(Path("unused"))).sha256 is None  # the engine downloads it
 
 
 def test_adding_an_empty_url_says_so(home: Path) -> None:

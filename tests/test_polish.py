@@ -78,7 +78,7 @@ def test_a_finalist_failing_both_checks_is_dropped_and_the_next_promoted(tmp_pat
     config["rank"]["top"] = 2
     engine = ScriptedEngine([POLISHED, POLISHED, POLISHED], [0.1, 0.2, 0.9, 0.95])
     monkeypatch.setattr("podbrief.engines.llm.LLM", lambda *args, **kwargs: engine)
-    monkeypatch.setattr("podbrief.models.resolve", lambda *args: None)
+    monkeypatch.setattr("podbrief.model_registry.resolve", lambda *args: None)
     finalists = [finalist(1), finalist(2), finalist(3)]
     items, report = polish.run(finalists, config, Paths(tmp_path), Console(quiet=True), Budget())
     assert [item["insight"]["id"] for item in items] == [f"{2:016x}", f"{3:016x}"]  # the first failed both

@@ -22,7 +22,7 @@ from support.speech import SPEECH, fixture_references, wer
 from typer.testing import CliRunner
 
 from podbrief import config as configmod
-from podbrief import models
+from podbrief import model_registry
 from podbrief.cli import app
 from podbrief.engines import whisper
 from podbrief.engines.whisper import SAMPLE_RATE, Settings, WhisperEngine, load_audio
@@ -47,7 +47,7 @@ def podbrief(*args: str):
 
 @pytest.fixture(scope="module")
 def engine() -> WhisperEngine:
-    model = models.resolve("whisper", "tiny.en", Paths(Path("unused")))
+    model = model_registry.resolve("whisper", "tiny.en", Paths(Path("unused")))
     return WhisperEngine(model.path, Settings())
 
 
@@ -131,7 +131,7 @@ def test_a_loose_file_gives_a_documented_transcript_with_sane_timestamps(home: P
     assert doc["schema"] == "podbrief.transcript/1" and doc["source"] == "asr" and doc["episode_id"] is None
     assert doc["audio"] == "conversation.mp3" and doc["language"] == "en"
     assert doc["duration"] == pytest.approx(30.0, abs=0.1)
-    assert doc["model"] == {"name": "tiny.en", "sha256": models.REGISTRY["tiny.en"].sha256,
+    assert doc["model"] == {"name": "tiny.en", "sha256": model_registry.REGISTRY["tiny.en"].sha256,
                             "settings": {"beam_size": 1, "batch_size": 8, "vad": True, "language": "en", "threads": 1,
                                          "compute_type": "int8", "device": "cpu"}, "speakers": "mfcc"}
     segments = doc["segments"]
@@ -248,15 +248,15 @@ def test_music_and_noise_give_no_text(engine: WhisperEngine) -> None:
 
 
 def test_a_model_failing_its_hash_is_a_model_error(home: Path, tmp_path: Path, monkeypatch) -> None:
-    spec = models.REGISTRY["tiny.en"]
-    monkeypatch.setitem(models.REGISTRY, "tiny.en", dataclasses.replace(spec, sha256="0" * 64))
+    spec = model_registry.REGISTRY["tiny.en"]
+    monkeypatch.setitem(model_registry.REGISTRY, "tiny.en", dataclasses.replace(spec, sha256="0" * 64))
     result = podbrief("transcribe", str(SPEECH / "librivox-0870.wav"), "-o", str(tmp_path / "out.json"))
     assert result.exit_code == ExitStatus.MODEL and "fails its sha256 check" in result.stderr
     assert not (tmp_path / "out.json").exists()
 
 
 def test_a_corrupt_model_directory_is_a_model_error(home: Path, tmp_path: Path) -> None:
-    good = models.resolve("whisper", "tiny.en", Paths(home)).path
+    good = model_registry.resolve("whisper", "tiny.en", Paths(home)).path
     broken = tmp_path / "broken-model"
     shutil.copytree(good, broken)
     (broken / "model.bin").write_bytes((good / "model.bin").read_bytes()[:100_000])
@@ -265,13 +265,13 @@ def test_a_corrupt_model_directory_is_a_model_error(home: Path, tmp_path: Path) 
 
 
 def test_models_lists_what_is_ready_and_verify_catches_a_bad_hash(home: Path, monkeypatch) -> None:
-    spec = models.REGISTRY["tiny.en"]
-    monkeypatch.setattr(models, "REGISTRY", {"tiny.en": spec})
+    spec = model_registry.REGISTRY["tiny.en"]
+    monkeypatch.setattr(model_registry, "REGISTRY", {"tiny.en": spec})
     result = podbrief("models", "--verify", "--json")
     assert result.exit_code == 0
     assert json.loads(result.stdout) == [{"name": "tiny.en", "kind": "whisper", "description": spec.description,
                                           "installed": True, "ready": True, "verified": True, "device": "cpu (int8)"}]
-    monkeypatch.setattr(models, "REGISTRY", {"tiny.en": dataclasses.replace(spec, sha256="0" * 64)})
+    monkeypatch.setattr(model_registry, "REGISTRY", {"tiny.en": dataclasses.replace(spec, sha256="0" * 64)})
     result = podbrief("models", "--verify")
     assert result.exit_code == ExitStatus.MODEL and "sha256 mismatch: tiny.en" in result.stderr
     assert "SHA256" in result.stdout and "MISMATCH" in result.stdout

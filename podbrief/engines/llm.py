@@ -15,7 +15,6 @@ import contextlib
 import logging
 import math
 import os
-import re
 import signal
 import threading
 import time
@@ -23,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from podbrief import devices, models
+from podbrief import devices, model_registry
 from podbrief.errors import ModelError
 from podbrief.store import Paths
 
@@ -34,7 +33,6 @@ CHATML = (
 )
 HUB_DEFAULT_FILE = "*[Qq]4_[Kk]_[Mm].gguf"
 TEMPLATE_SECONDS = 2.0  # a chat template renders in milliseconds; one that takes longer is refused
-_SPECIAL = re.compile(r"<\|[^|<>]{0,40}\|>|</?s>|\[/?INST\]")
 log = logging.getLogger(__name__)
 
 
@@ -68,12 +66,6 @@ def _busy_cores(cores: int, interval: float = 0.3) -> float:
     return cores * (1 - (idle2 - idle1) / elapsed)
 
 
-def neutralize(text: str) -> str:
-    """Break up chat-template control tokens in untrusted text so it can never open a new turn."""
-    return _SPECIAL.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›").replace("[", "(").replace("]", ")"),
-                        text)
-
-
 @dataclass
 class Usage:
     """Token and time counters, for --debug and the benchmark."""
@@ -87,7 +79,7 @@ class Usage:
 class LLM:
     """One loaded GGUF model. Create it once per run: loading costs seconds."""
 
-    def __init__(self, model: models.ResolvedModel, paths: Paths, threads: int = 0, context_size: int = 4096,
+    def __init__(self, model: model_registry.ResolvedModel, paths: Paths, threads: int = 0, context_size: int = 4096,
                  gpu_layers: int = 0):
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # imported lazily: a heavy native library
 
@@ -97,7 +89,7 @@ class LLM:
                                    "n_threads_batch": self.threads, "n_gpu_layers": self.gpu_layers, "verbose": False}
         if model.sha256 is None:
             self._llama = _load_hub(str(model.path), options)
-            local = models.resolve("llm", self._llama.model_path, paths)
+            local = model_registry.resolve("llm", self._llama.model_path, paths)
             self.name, self.sha256 = model.name, local.sha256
         else:
             self._llama = self._load(model, options)
@@ -111,7 +103,7 @@ class LLM:
         self.usage = Usage()
         self.prompt([{"role": "system", "content": "Check."}, {"role": "user", "content": "Is the template safe?"}])
 
-    def _load(self, model: models.ResolvedModel, options: dict[str, Any]) -> Any:
+    def _load(self, model: model_registry.ResolvedModel, options: dict[str, Any]) -> Any:
         """Load a local GGUF; one that fails on the GPU is loaded again on the CPU, with one warning."""
         from llama_cpp import Llama
 
@@ -125,7 +117,7 @@ class LLM:
             return self._load(model, {**options, "n_gpu_layers": 0})
 
     def prompt(self, messages: Sequence[dict[str, str]]) -> str:
-        """Render chat messages (their content already neutralized) into a prompt that awaits the reply."""
+        """Render chat messages (their content already through extraction.untrusted.neutralize) into a prompt that awaits the reply."""
         from jinja2 import TemplateError
 
         try:

@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from podbrief.engines.llm import neutralize
+from podbrief.extraction.untrusted import neutralize
 from podbrief.formats.transcripts import Segment
 
 GENERIC = re.compile(r"^(?:speaker|spk|voice|person|unknown|guest|host|s)?[\s_#-]*(?:\d+|[a-z])?$", re.IGNORECASE)

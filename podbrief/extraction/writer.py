@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from podbrief.engines.llm import neutralize
 from podbrief.extraction import grounding, passages
+from podbrief.extraction.untrusted import neutralize
 
 PROMPT_VERSION = "2026-12-01.3"  # .3: sentences about the speech act dropped (META)
 MAX_SENTENCES = 3

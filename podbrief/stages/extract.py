@@ -22,7 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from podbrief import models
+from podbrief import model_registry
 from podbrief.config import Config
 from podbrief.errors import InputError, ModelError, PodbriefError
 from podbrief.extraction import grounding, labels, passages, speakers, structure, writer
@@ -183,12 +183,12 @@ class Engines:
 
     def __init__(self, paths: Paths, config: Config):
         self.paths, self.config = paths, config
-        self._model: models.ResolvedModel | None = None
+        self._model: model_registry.ResolvedModel | None = None
         self._engine: Any = None
 
-    def model(self) -> models.ResolvedModel:
+    def model(self) -> model_registry.ResolvedModel:
         if self._model is None:
-            self._model = models.resolve("llm", self.config["llm"]["model"], self.paths)
+            self._model = model_registry.resolve("llm", self.config["llm"]["model"], self.paths)
         return self._model
 
     def get(self) -> Any:

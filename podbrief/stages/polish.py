@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from podbrief import models, related
+from podbrief import model_registry, related
 from podbrief.briefs import BriefItem
 from podbrief.config import Config
 from podbrief.extraction import writer
@@ -63,7 +63,7 @@ def enabled(config: Config) -> bool:
 def check(config: Config, paths: Paths) -> None:
     """A polish model that cannot be found fails before the run's heavy work (ModelError), not after it."""
     if enabled(config):
-        models.resolve("llm", config["llm"]["polish_model"], paths)
+        model_registry.resolve("llm", config["llm"]["polish_model"], paths)
 
 
 def context_of(insight: Insight) -> writer.Context | None:
@@ -124,7 +124,7 @@ def run(items: list[BriefItem], config: Config, paths: Paths, console: Console,
     from podbrief.engines.llm import LLM
 
     started = time.monotonic()
-    model = models.resolve("llm", config["llm"]["polish_model"], paths)
+    model = model_registry.resolve("llm", config["llm"]["polish_model"], paths)
     settings = config["llm"]
     engine = LLM(model, paths, settings["threads"], settings["context_size"], settings["gpu_layers"])
     report.model = engine.name

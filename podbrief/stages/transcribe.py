@@ -42,7 +42,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from podbrief import devices, models, voiceprints
+from podbrief import devices, model_registry, voiceprints
 from podbrief.config import Config
 from podbrief.engines import diarize
 from podbrief.engines.whisper import (
@@ -150,7 +150,7 @@ def worker_count(config: Config) -> int:
     return max(1, config["transcribe"]["workers"] or cores)
 
 
-def transcribe_audio(engine: WhisperEngine, model: models.ResolvedModel, job: Job,
+def transcribe_audio(engine: WhisperEngine, model: model_registry.ResolvedModel, job: Job,
                      progress: OnProgress | None = None, embedder: diarize.Embedder | None = None) -> dict[str, Any]:
     """Transcribe one audio file into a transcript document; with `embedder`, a window
     never spans two speakers and every segment carries its speaker label."""
@@ -178,7 +178,7 @@ def diarized_windows(audio: np.ndarray, vad: bool, embedder: diarize.Embedder,
     return pack([Window(t.start, t.end, t.speaker) for t in found.turns]), found.voices
 
 
-def _document(job: Job, model: models.ResolvedModel, decode: Settings, found: Plan, decoded: Decoded,
+def _document(job: Job, model: model_registry.ResolvedModel, decode: Settings, found: Plan, decoded: Decoded,
               ) -> dict[str, Any]:
     """The transcript document of `job`, from its plan and the segments decoded from it."""
     segments, language = decoded
@@ -194,7 +194,7 @@ def _document(job: Job, model: models.ResolvedModel, decode: Settings, found: Pl
 
 def transcribe_file(path: Path, paths: Paths, config: Config, console: Console) -> dict[str, Any]:
     """The loose-file entry point: transcribe any local audio file, with a progress bar."""
-    model = models.resolve("whisper", config["transcribe"]["model"], paths)
+    model = model_registry.resolve("whisper", config["transcribe"]["model"], paths)
     engine = _gpu_engine(model, config) or WhisperEngine(model.path, settings(config, "cpu"))
     speakers = speaker_model(config, console)
     log.debug("transcribing %s on %s", path.name, engine.settings.device)
@@ -280,7 +280,7 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
                     jobs.append(job)
         report.remaining = len(jobs)
         if jobs and not budget.exhausted():
-            model = models.resolve("whisper", config["transcribe"]["model"], paths)
+            model = model_registry.resolve("whisper", config["transcribe"]["model"], paths)
             for job, outcome in _run(jobs, model, config, console, budget, titles):
                 report.remaining -= 1
                 if isinstance(outcome, str):
@@ -323,7 +323,7 @@ def _fail(index: Index, report: StageReport, episode_id: str, error: str) -> Non
 # --- running jobs: in this process or in worker processes ----------------------------------------
 
 
-def _run(jobs: list[Job], model: models.ResolvedModel, config: Config, console: Console, budget: Budget,
+def _run(jobs: list[Job], model: model_registry.ResolvedModel, config: Config, console: Console, budget: Budget,
          titles: dict[str, str]) -> Iterator[tuple[Job, Outcome]]:
     """Yield (job, transcript document or one-line error) as jobs finish; start none after the budget."""
     speakers = speaker_model(config, console)
@@ -368,7 +368,7 @@ def _workers(config: Config, jobs: int) -> int:
     return workers if config["transcribe"]["split_episodes"] else min(workers, jobs)
 
 
-def _gpu_engine(model: models.ResolvedModel, config: Config) -> WhisperEngine | None:
+def _gpu_engine(model: model_registry.ResolvedModel, config: Config) -> WhisperEngine | None:
     """The engine on the GPU where `transcribe.device` picks one; None for the CPU (after one warning
     when the GPU was picked but cannot be used)."""
     decode = settings(config)
@@ -389,14 +389,14 @@ def _attempt(work: Callable[[], T]) -> T | str:
         return describe(exc)
 
 
-def _transcribe_job(engine: WhisperEngine, model: models.ResolvedModel, job: Job, embedder: diarize.Embedder | None,
+def _transcribe_job(engine: WhisperEngine, model: model_registry.ResolvedModel, job: Job, embedder: diarize.Embedder | None,
                     report: OnJobProgress) -> Outcome:
     """One whole job, here or in a worker: its document, or its one-line error."""
     return _attempt(lambda: transcribe_audio(engine, model, job, lambda done, total: report(job.key, 0, done, total),
                                              embedder))
 
 
-def _run_here(jobs: list[Job], engine: WhisperEngine, model: models.ResolvedModel, embedder: diarize.Embedder | None,
+def _run_here(jobs: list[Job], engine: WhisperEngine, model: model_registry.ResolvedModel, embedder: diarize.Embedder | None,
               budget: Budget, on_progress: OnJobProgress) -> Iterator[tuple[Job, Outcome]]:
     for job in jobs:
         if budget.exhausted():
@@ -437,7 +437,7 @@ class _Stitching:
         log.debug("%s: part %d/%d done", self.job.key, index + 1, len(self.outcomes))
         return all(o is not None for o in self.outcomes)
 
-    def document(self, model: models.ResolvedModel, decode: Settings) -> Outcome:
+    def document(self, model: model_registry.ResolvedModel, decode: Settings) -> Outcome:
         """One document from the parts' segments in order (speakers were found over the whole
         episode before the split); the first failed part's error if any failed."""
         errors = [outcome for outcome in self.outcomes if isinstance(outcome, str)]
@@ -452,7 +452,7 @@ class _Stitching:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(model: models.ResolvedModel, decode: Settings, speakers: str | None, events: Any,
+def _init_worker(model: model_registry.ResolvedModel, decode: Settings, speakers: str | None, events: Any,
                  parent: int) -> None:
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     _worker.update(engine=WhisperEngine(model.path, decode), model=model, events=events,
@@ -491,7 +491,7 @@ def _work_part(part: Part) -> Decoded | str:
     return _attempt(decode)
 
 
-def _run_pool(jobs: list[Job], model: models.ResolvedModel, decode: Settings, speakers: str | None, workers: int,
+def _run_pool(jobs: list[Job], model: model_registry.ResolvedModel, decode: Settings, speakers: str | None, workers: int,
               budget: Budget, on_progress: OnJobProgress) -> Iterator[tuple[Job, Outcome]]:
     """Keep `workers` jobs (or parts) in flight; progress events come back through a queue.
 
