@@ -30,6 +30,7 @@ from podbrief import config as configmod
 from podbrief.formats.opml import Outline
 from podbrief.stages import fetch
 from podbrief.store import Paths
+from podbrief.terminal import TerminalReporter
 from tests.support.localserver import LocalServer, item, rss
 
 
@@ -71,7 +72,7 @@ def main() -> None:
     parser.add_argument("--audio-kb", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    quiet = Console(quiet=True)
+    quiet = TerminalReporter(Console(quiet=True))
 
     with tempfile.TemporaryDirectory() as www:
         server = LocalServer(Path(www) / "www").start()

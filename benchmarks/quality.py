@@ -203,6 +203,7 @@ def run_brief(args: argparse.Namespace) -> None:
     from podbrief.stages import polish, rank
     from podbrief.stages.today import POLISH_SPARE, _without_context
     from podbrief.store import Paths
+    from podbrief.terminal import TerminalReporter
 
     names = args.episodes.split(",")
     source = json.loads((RUNS / f"{args.source}.json").read_text()) if args.source else None
@@ -229,7 +230,7 @@ def run_brief(args: argparse.Namespace) -> None:
         now = dt.datetime(2024, 6, 2, tzinfo=dt.timezone.utc)
         finalists = rank.rank(pool, config, paths, now, embed.default(paths), spare=POLISH_SPARE)
         started = time.monotonic()
-        items, report = polish.run(finalists, config, paths, Console(quiet=True))
+        items, report = polish.run(finalists, config, paths, TerminalReporter(Console(quiet=True)))
         polish_seconds = time.monotonic() - started
     records = []
     for item in map(_without_context, items):

@@ -43,6 +43,7 @@ from podbrief import model_registry
 from podbrief.errors import NothingNew  # noqa: E402
 from podbrief.stages import fetch, today  # noqa: E402
 from podbrief.store import Paths  # noqa: E402
+from podbrief.terminal import TerminalReporter  # noqa: E402
 from tests.support.localserver import LocalServer, item, rss  # noqa: E402
 
 QMSUM = ROOT.parent / "shared" / "data" / "qmsum"
@@ -112,10 +113,10 @@ def run_podbrief(feed_url: str, episodes: int) -> tuple[dict[str, float], dict[s
     default = today.Pipeline()
     pipeline = today.Pipeline(timed(times, "transcribe", default.transcribe),
                               timed(times, "extract", default.extract), timed(times, "rank", default.rank))
-    console = Console(stderr=True)
+    reporter = TerminalReporter(Console(stderr=True))
     now = dt.datetime.now(dt.timezone.utc)
     started = time.monotonic()
-    brief = today.run(paths, config, console, today.window(now, 1), now=now, pipeline=pipeline)
+    brief = today.run(paths, config, reporter, today.window(now, 1), now=now, pipeline=pipeline)
     times["total"] = time.monotonic() - started
     times["fetch + bookkeeping"] = times["total"] - sum(times.get(k, 0.0) for k in ("transcribe", "extract", "rank"))
     return times, brief, paths
@@ -126,7 +127,7 @@ def rerun(paths: Paths) -> tuple[float, float]:
     config = configmod.load(None, flags={"network.allow_private": True})
     started = time.monotonic()
     try:
-        today.run(paths, config, Console(stderr=True, quiet=True), today.window(dt.datetime.now(dt.timezone.utc), 1))
+        today.run(paths, config, TerminalReporter(Console(stderr=True, quiet=True)), today.window(dt.datetime.now(dt.timezone.utc), 1))
         raise SystemExit("the rerun found something new")
     except NothingNew:
         in_process = time.monotonic() - started

@@ -40,6 +40,8 @@ import numpy as np
 from faster_whisper import WhisperModel
 from rich.console import Console
 
+from podbrief.terminal import TerminalReporter
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from podbrief import config as configmod
@@ -154,7 +156,7 @@ def run_stage(audio: Path, copies: int, flags: dict[str, object]) -> tuple[list[
                 index.mark_done(episode_id, "fetch")
         config = configmod.load(None, flags={"transcribe.device": "cpu", **flags})
         started = time.perf_counter()
-        report = stage.run_pending(paths, config, Console(quiet=True))
+        report = stage.run_pending(paths, config, TerminalReporter(Console(quiet=True)))
         elapsed = time.perf_counter() - started
         assert len(report.done) == copies, report.failed
         texts = [" ".join(s["text"] for s in json.loads(paths.episode_file(e, TRANSCRIPT).read_text())

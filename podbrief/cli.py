@@ -98,6 +98,11 @@ class Runtime:
     def index(self) -> Index:
         return Index(self.paths)
 
+    @property
+    def reporter(self) -> terminal.TerminalReporter:
+        """Where the stages report what they are doing: status lines and progress bars on stderr."""
+        return terminal.TerminalReporter(self.err)
+
     def print_json(self, data: Any) -> None:
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
@@ -348,7 +353,7 @@ def fetch(
     config = rt.config()
     with run_lock(rt.paths):
         feed_ids = [fetch_stage.find_feed(rt.paths, feed)["id"]] if feed else None
-        report = fetch_stage.run_pending(rt.paths, config, rt.err, feed_ids=feed_ids)
+        report = fetch_stage.run_pending(rt.paths, config, rt.reporter, feed_ids=feed_ids)
     if as_json:
         rt.print_json(report.to_json())
     else:
@@ -469,9 +474,9 @@ def today(
     rt = runtime(ctx)
     config = rt.config()
     when = today_stage.window(datetime.now(timezone.utc), config["brief"]["since_days"], date, since)
-    made = today_stage.run(rt.paths, config, rt.err, when, Budget.minutes(budget))
+    made = today_stage.run(rt.paths, config, rt.reporter, when, Budget.minutes(budget))
     _show_brief(rt, made, as_json, markdown, html, output, explain)
-    today_stage.finish(made, config, rt.err)
+    today_stage.finish(made, config, rt.reporter)
 
 
 @app.command()
@@ -505,9 +510,9 @@ def demo(
     """Run the whole pipeline offline on bundled sample episodes served from a local feed."""
     rt = runtime(ctx)
     config = rt.config(network__allow_private=True, brief__deliver="none")
-    made = demo_run(config, rt.err, home)
+    made = demo_run(config, rt.reporter, home)
     _show_brief(rt, made, as_json, markdown, html, output, explain)
-    today_stage.finish(made, config, rt.err)
+    today_stage.finish(made, config, rt.reporter)
 
 
 # --- transcribe, models (podbrief.stages.transcribe, podbrief.models) ----------------------
@@ -554,10 +559,10 @@ def transcribe(
     if fmt_name not in transcripts.FORMATS:
         raise UsageError(f"-o {output}: unknown format {fmt_name!r}; use --format ({', '.join(transcripts.FORMATS)})")
     if len(names) == 1 and not transcribe_stage.is_episode_id(names[0]):
-        doc = transcribe_stage.transcribe_file(Path(names[0]), rt.paths, config, rt.err)
+        doc = transcribe_stage.transcribe_file(Path(names[0]), rt.paths, config, rt.reporter)
     else:
         with run_lock(rt.paths):
-            report = transcribe_stage.run_pending(rt.paths, config, rt.err, episode_ids=names or None)
+            report = transcribe_stage.run_pending(rt.paths, config, rt.reporter, episode_ids=names or None)
         if as_json:
             rt.print_json(report.to_json())
         elif not rt.quiet:
@@ -675,7 +680,7 @@ def extract(
     if unknown:
         raise UsageError(f"no such episode or transcript file: {', '.join(unknown)}")
     with run_lock(rt.paths):
-        report = extract_stage.run_pending(rt.paths, config, rt.err, episode_ids=targets or None)
+        report = extract_stage.run_pending(rt.paths, config, rt.reporter, episode_ids=targets or None)
     if as_json:
         rt.print_json(report.to_json())
     _raise_failure(report.failure())

@@ -1,5 +1,6 @@
-"""Everything podbrief shows on a terminal with rich: the brief, `rank` and `explain`, and the tables of
-`feeds`, `models`, `speakers` and the directory searches.
+"""Everything podbrief shows on a terminal with rich: the brief, `rank` and `explain`, the tables of
+`feeds`, `models`, `speakers` and the directory searches, and the stages' status lines and progress
+bars (`TerminalReporter`, podbrief/progress.py's interface).
 
 Everything shown comes from feeds, models or files, so it is untrusted: it goes through
 `render.clean` (control characters out) and is shown as plain `Text`, never parsed as markup.
@@ -7,9 +8,22 @@ Everything shown comes from feeds, models or files, so it is untrusted: it goes 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    ProgressColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -18,6 +32,7 @@ from podbrief import briefs, render
 from podbrief.briefs import BriefItem, RelatedInsight
 from podbrief.directory import Show
 from podbrief.formats.insights import Insight
+from podbrief.progress import Bar, Kind, Unit
 from podbrief.ranking.score import Entry
 
 
@@ -175,3 +190,61 @@ def speakers_table(rows: list[dict[str, Any]], shows: dict[str, str]) -> Table:
         table.add_row(*(Text(render.clean(str(cell))) for cell in (  # str first: 0 episodes is "0"
             row["name"], shows.get(row["feed_id"], row["feed_id"]), row["episodes"], row["model"], row["updated"])))
     return table
+
+
+# --- the stages' status lines and progress bars ---------------------------------------------------
+
+_LABELS = {"new": "cyan", "downloaded": "green", "failed": "red", "problem": "red", "note": "yellow"}
+
+
+class TerminalReporter:
+    """Status lines and progress bars on `console` (stderr); the bars only on a terminal, never under --quiet."""
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    def say(self, kind: Kind, message: str) -> None:
+        text = render.clean(message)
+        if kind == "warning":
+            line = Text(f"podbrief: warning: {text}", style="red")
+        elif kind == "start":
+            line = Text(text, style="bold")
+        elif kind == "done":
+            line = Text(f"  {text}")
+        else:
+            line = Text.assemble((kind, _LABELS[kind]), " ", text)
+        self.console.print(line, soft_wrap=True)
+
+    @contextlib.contextmanager
+    def bars(self, unit: Unit) -> Iterator[_Bars]:
+        counts: tuple[ProgressColumn, ...] = (DownloadColumn(), TransferSpeedColumn()) if unit == "bytes" else (
+            TextColumn("{task.percentage:>3.0f}%"), TextColumn("{task.fields[note]}"), TimeElapsedColumn())
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), *counts, console=self.console,
+                            transient=True, disable=self.console.quiet or not self.console.is_terminal)
+        with progress:
+            yield _Bars(progress)
+
+
+class _Bars:
+    def __init__(self, progress: Progress):
+        self.progress = progress
+
+    def add(self, description: str, total: float | None = None) -> Bar:
+        return _Bar(self.progress, self.progress.add_task(escape(render.clean(description)), total=total, note=""))
+
+
+class _Bar:
+    def __init__(self, progress: Progress, task: TaskID):
+        self.progress, self.task, self.closed = progress, task, False
+
+    def update(self, done: float | None = None, total: float | None = None, note: str | None = None) -> None:
+        if self.closed:  # closed for good: late updates change nothing
+            return
+        self.progress.update(self.task, completed=done, total=total)
+        if note is not None:
+            self.progress.update(self.task, note=note)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.progress.remove_task(self.task)

@@ -15,7 +15,7 @@ import ctranslate2
 import llama_cpp
 import pytest
 from faster_whisper import WhisperModel
-from rich.console import Console
+from support.recorder import Recorder
 from support.speech import SPEECH, fixture_references, wer
 from test_transcribe import add_episode, podbrief, transcript
 
@@ -61,7 +61,7 @@ def test_this_machine_has_no_gpu_so_auto_is_the_cpu() -> None:
 def test_a_gpu_that_cannot_be_used_falls_back_to_the_cpu_with_one_warning(home: Path, caplog) -> None:
     episodes = [add_episode(home, name, audio=SPEECH / name) for name in (CLIP, "librivox-0920.wav")]
     config = configmod.load(None, flags={"transcribe.device": "cuda"})  # no GPU here: CTranslate2 fails for real
-    report = stage.run_pending(Paths(home), config, Console(quiet=True))
+    report = stage.run_pending(Paths(home), config, Recorder())
     assert sorted(report.done) == sorted(episodes)
     assert len(warnings(caplog)) == 1 and "cannot transcribe on the GPU, using the CPU" in warnings(caplog)[0]
     settings = transcript(home, episodes[0])["model"]["settings"]
@@ -77,7 +77,7 @@ def test_on_a_gpu_one_engine_in_this_process_decodes_in_float16(home: Path, gpu:
 
     monkeypatch.setattr(whisper, "WhisperModel", on_the_cpu)
     episodes = [add_episode(home, name, audio=SPEECH / name) for name in (CLIP, "librivox-0920.wav")]
-    report = stage.run_pending(Paths(home), configmod.load(None), Console(quiet=True))
+    report = stage.run_pending(Paths(home), configmod.load(None), Recorder())
     assert sorted(report.done) == sorted(episodes)
     assert asked == [("cuda", "float16")]  # one engine, here: worker processes would not see the patch
     doc = transcript(home, episodes[0])

@@ -6,14 +6,13 @@ could give, including ones it must not be trusted with.
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import shutil
 from pathlib import Path
 
 import pytest
-from rich.console import Console
+from support.recorder import Recorder
 from typer.testing import CliRunner
 
 from podbrief import config as configmod
@@ -623,16 +622,18 @@ def test_run_pending_marks_done_and_failed_and_one_bad_episode_does_not_stop_the
         broken = add_episode(paths, index, "aaaa000000000002", bad)
     engines = FakeEngines(FakeEngine())
     monkeypatch.setattr(stage, "Engines", lambda paths, config: engines)
-    console = Console(file=io.StringIO())
-    report = stage.run_pending(paths, configmod.defaults(), console)
+    reporter = Recorder()
+    report = stage.run_pending(paths, configmod.defaults(), reporter)
     assert report.done == [good] and list(report.failed) == [broken]
     assert "not valid JSON" in report.failed[broken]
+    assert [kind for kind, _ in reporter.lines] == ["start", "done", "start", "failed"]
+    assert reporter.said("failed") == [report.failed[broken]]
     with Index(paths) as index:
         assert index.episode(good)["extracted_at"] is not None
         assert index.episode(broken)["failed_stage"] == "extract"
         assert [row["id"] for row in index.pending("extract")] == [broken]
-    again = stage.run_pending(paths, configmod.defaults(), console, episode_ids=[good])
-    assert again.skipped == 1 and again.done == []
+    again = stage.run_pending(paths, configmod.defaults(), reporter, episode_ids=[good])
+    assert again.skipped == 1 and again.done == [] and reporter.lines[-1] == ("done", "up to date")
 
 
 def test_cli_exit_codes_for_bad_input_and_missing_models(tmp_path, monkeypatch):

@@ -6,8 +6,8 @@ import json
 import re
 
 import pytest
-from rich.console import Console
 from support.localserver import item, rss
+from support.recorder import Recorder
 from typer.testing import CliRunner
 
 from podbrief import config as configmod
@@ -356,9 +356,15 @@ def test_the_time_budget_leaves_downloads_for_the_next_run(server, home):
     podbrief("add", publish(server, "show", 2))
     paths = Paths(home)
     config = configmod.load(paths.config_file)
-    report = run_pending(paths, config, Console(quiet=True), budget=Budget(deadline=0))
+    first = Recorder()
+    report = run_pending(paths, config, first, budget=Budget(deadline=0))
     assert (len(report.feeds[0].new), report.done, report.remaining) == (2, [], 2)
-    assert len(run_pending(paths, config, Console(quiet=True)).done) == 2
+    assert len(first.said("new")) == 2 and not first.said("downloaded") and not first.bars_made
+    later = Recorder()
+    assert len(run_pending(paths, config, later).done) == 2
+    assert len(later.said("downloaded")) == 2 and later.open_blocks == 0
+    assert [bar.unit for bar in later.bars_made] == ["bytes", "bytes"] and all(bar.closed for bar in later.bars_made)
+    assert all(bar.updates[-1][0] == bar.updates[-1][1] for bar in later.bars_made)  # each ran to its end
 
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 
-from rich.console import Console
+from support.recorder import Recorder
 
 from podbrief import config as configmod
 from podbrief.stages import Budget, polish
@@ -80,7 +80,7 @@ def test_a_finalist_failing_both_checks_is_dropped_and_the_next_promoted(tmp_pat
     monkeypatch.setattr("podbrief.engines.llm.LLM", lambda *args, **kwargs: engine)
     monkeypatch.setattr("podbrief.model_registry.resolve", lambda *args: None)
     finalists = [finalist(1), finalist(2), finalist(3)]
-    items, report = polish.run(finalists, config, Paths(tmp_path), Console(quiet=True), Budget())
+    items, report = polish.run(finalists, config, Paths(tmp_path), Recorder(), Budget())
     assert [item["insight"]["id"] for item in items] == [f"{2:016x}", f"{3:016x}"]  # the first failed both
     assert [item["rank"] for item in items] == [1, 2]
     assert all(item["insight"]["text"] == POLISHED and item["insight"]["draft"] == EXTRACTED for item in items)
@@ -93,7 +93,7 @@ def test_polish_off_takes_the_top_as_ranked(tmp_path):
     config = configmod.defaults()
     config["llm"]["polish_model"] = "off"
     config["rank"]["top"] = 2
-    items, report = polish.run([finalist(1), finalist(2), finalist(3)], config, Paths(tmp_path), Console(quiet=True))
+    items, report = polish.run([finalist(1), finalist(2), finalist(3)], config, Paths(tmp_path), Recorder())
     assert [item["rank"] for item in items] == [1, 2] and report.rewritten == 0
 
 

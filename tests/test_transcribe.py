@@ -18,6 +18,7 @@ import av
 import numpy as np
 import pytest
 from rich.console import Console
+from support.recorder import Recorder
 from support.speech import SPEECH, fixture_references, wer
 from typer.testing import CliRunner
 
@@ -32,6 +33,7 @@ from podbrief.formats.documents import TRANSCRIPT
 from podbrief.stages import Budget
 from podbrief.stages import transcribe as stage
 from podbrief.store import Index, Paths, read_json, short_hash, utcnow
+from podbrief.terminal import TerminalReporter
 
 runner = CliRunner()
 PUBLISHER = Path(__file__).parent / "fixtures" / "transcripts" / "dialogue.vtt"
@@ -115,7 +117,7 @@ def test_a_two_voice_interview_gives_a_transcript_extract_accepts(home: Path) ->
     write_config(home, transcribe={"diarize": False})  # one window per VAD window, to compare them below
     audio = SPEECH / "interview-two-voices.mp3"
     episode_id = add_episode(home, "Interview", audio)
-    assert stage.run_pending(Paths(home), configmod.load(home / "config.yaml"), Console(quiet=True)).done == [episode_id]
+    assert stage.run_pending(Paths(home), configmod.load(home / "config.yaml"), Recorder()).done == [episode_id]
     doc = transcript(home, episode_id)
     windows = whisper.speech_windows(load_audio(audio), vad=True)
     assert [(s["start"], s["end"]) for s in doc["segments"]] == [(round(w.start, 3), round(w.end, 3)) for w in windows]
@@ -165,8 +167,8 @@ def test_float32_is_recorded_and_an_unknown_compute_type_is_a_config_error(home:
     set_config(transcribe={"compute_type": "float16"})
     result = podbrief("transcribe", str(SPEECH / "conversation.mp3"), "-o", str(tmp_path / "other.json"))
     assert result.exit_code == ExitStatus.CONFIG
-    assert result.stderr == ("podbrief: error: transcribe.compute_type: expected one of int8, float32, "
-                             "got 'float16'\n")
+    assert result.stderr.startswith("podbrief: error: ") and result.stderr.endswith(  # with the file and line
+        "config.yaml:6: transcribe.compute_type: expected one of int8, float32, got 'float16'\n")
     assert not (tmp_path / "other.json").exists()
 
 
@@ -334,7 +336,7 @@ def test_two_workers_give_the_same_transcripts_as_one(home: Path) -> None:
             for episode in episodes:
                 index.reset_stage(episode, "transcribe")
         config = configmod.load(None, flags={"transcribe.workers": workers})
-        report = stage.run_pending(Paths(home), config, Console(quiet=True), episode_ids=episodes)
+        report = stage.run_pending(Paths(home), config, Recorder(), episode_ids=episodes)
         assert sorted(report.done) == sorted(episodes)
         results[workers] = [texts(transcript(home, e)) for e in episodes]
     assert results[1] == results[2]
@@ -344,7 +346,7 @@ def test_two_workers_give_the_same_transcripts_as_one(home: Path) -> None:
 def test_an_exhausted_budget_starts_no_asr_but_uses_publisher_transcripts(home: Path) -> None:
     published = add_episode(home, "published", publisher=PUBLISHER)
     waiting = add_episode(home, "waiting", audio=SPEECH / "librivox-0870.wav")
-    report = stage.run_pending(Paths(home), configmod.load(None), Console(quiet=True), Budget(deadline=0.0))
+    report = stage.run_pending(Paths(home), configmod.load(None), Recorder(), Budget(deadline=0.0))
     assert report.done == [published] and report.remaining == 1 and not report.failed
     with Index(Paths(home)) as index:
         assert [row["id"] for row in index.pending("transcribe")] == [waiting]
@@ -353,10 +355,25 @@ def test_an_exhausted_budget_starts_no_asr_but_uses_publisher_transcripts(home: 
 def test_progress_shows_each_episode_and_the_overall_real_time_factor(home: Path) -> None:
     add_episode(home, "An [bold]episode[/bold]", audio=SPEECH / "librivox-0870.wav")
     screen = io.StringIO()
-    stage.run_pending(Paths(home), configmod.load(None), Console(file=screen, force_terminal=True, width=150))
+    stage.run_pending(Paths(home), configmod.load(None),
+                      TerminalReporter(Console(file=screen, force_terminal=True, width=150)))
     shown = screen.getvalue()
     assert "An [bold]episode[/bold]" in shown and "all episodes" in shown
     assert re.search(r"\d+x real time", shown)
+
+
+def test_the_stage_reports_a_bar_per_episode_that_closes_with_its_result(home: Path) -> None:
+    add_episode(home, "One", audio=SPEECH / "librivox-0870.wav")
+    add_episode(home, "Two", audio=SPEECH / "librivox-0920.wav")
+    reporter = Recorder()
+    stage.run_pending(Paths(home), configmod.load(None, flags={"transcribe.workers": 2}), reporter)
+    overall, *episodes = reporter.bars_made
+    assert overall.description == "all episodes" and overall.total == 2
+    # An episode's bar appears with its first progress event (a short clip's can come after its result: none).
+    assert {bar.description for bar in episodes} <= {"One", "Two"} and all(bar.closed for bar in episodes)
+    assert [done for done, _, _ in overall.updates if done is not None] == [1, 2]
+    assert all(re.fullmatch(r"\d+x real time", note or "") for bar in episodes for _, _, note in bar.updates)
+    assert reporter.open_blocks == 0
 
 
 def test_a_killed_run_leaves_no_transcript_and_the_rerun_finishes(home: Path, monkeypatch) -> None:
@@ -368,11 +385,11 @@ def test_a_killed_run_leaves_no_transcript_and_the_rerun_finishes(home: Path, mo
 
     monkeypatch.setattr(stage, "transcribe_audio", killed)
     with pytest.raises(KeyboardInterrupt):  # in this process: one worker (a split run: test_transcribe_parallel.py)
-        stage.run_pending(Paths(home), configmod.load(None, flags={"transcribe.workers": 1}), Console(quiet=True))
+        stage.run_pending(Paths(home), configmod.load(None, flags={"transcribe.workers": 1}), Recorder())
     directory = Paths(home).episode_dir(second)
     assert sorted(p.name for p in directory.iterdir()) == ["audio.wav", "episode.json"]
     monkeypatch.undo()
-    report = stage.run_pending(Paths(home), configmod.load(None), Console(quiet=True))
+    report = stage.run_pending(Paths(home), configmod.load(None), Recorder())
     assert report.done == [second] and transcript(home, first)["source"] == "publisher"
 
 

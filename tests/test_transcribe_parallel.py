@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from rich.console import Console
+from support.recorder import Recorder
 from support.speech import SPEECH, wer
 from test_transcribe import add_episode, transcript
 
@@ -48,7 +48,7 @@ def test_one_episode_split_across_two_workers_has_the_words_of_one_worker(home: 
         with Index(Paths(home)) as index:
             index.reset_stage(episode, "transcribe")
         config = configmod.load(None, flags={"transcribe.workers": workers, "transcribe.split_episodes": True})
-        assert stage.run_pending(Paths(home), config, Console(quiet=True)).done == [episode]
+        assert stage.run_pending(Paths(home), config, Recorder()).done == [episode]
         results[workers] = transcript(home, episode)["segments"]
     assert re.search(r"split into 2 parts of \d+\+\d+ windows", caplog.text)
     one, split = (" ".join(s["text"] for s in results[w]) for w in (1, 2))
@@ -68,7 +68,7 @@ def test_a_split_diarized_episode_has_the_speakers_and_turns_of_one_worker(home:
         with Index(Paths(home)) as index:
             index.reset_stage(episode, "transcribe")
         config = configmod.load(None, flags={"transcribe.workers": workers, "transcribe.split_episodes": True})
-        assert stage.run_pending(Paths(home), config, Console(quiet=True)).done == [episode]
+        assert stage.run_pending(Paths(home), config, Recorder()).done == [episode]
         docs[workers] = transcript(home, episode)
     assert re.search(r"split into 2 parts of \d+\+\d+ windows", caplog.text)
     one, split = ([(s["start"], s["end"], s["speaker"], s["label"]) for s in docs[w]["segments"]] for w in (1, 2))
@@ -101,5 +101,5 @@ def test_a_killed_split_run_leaves_nothing_that_looks_complete(home: Path) -> No
     with Index(Paths(home)) as index:
         assert [row["id"] for row in index.pending("transcribe")] == [episode]
     config = configmod.load(None, flags={"transcribe.workers": 2, "transcribe.split_episodes": True})
-    assert stage.run_pending(Paths(home), config, Console(quiet=True)).done == [episode]
+    assert stage.run_pending(Paths(home), config, Recorder()).done == [episode]
     assert transcript(home, episode)["segments"]

@@ -23,10 +23,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from podbrief.config import Config
 from podbrief.errors import UsageError
+from podbrief.progress import Reporter
 from podbrief.stages import fetch, today
 from podbrief.store import Paths, run_lock
 
@@ -117,7 +116,7 @@ def serve(now: dt.datetime | None = None) -> Iterator[list[str]]:
         httpd.server_close()
 
 
-def run(config: Config, console: Console, home: Path | None = None) -> dict[str, Any]:
+def run(config: Config, reporter: Reporter, home: Path | None = None) -> dict[str, Any]:
     """Subscribe a fresh home to the demo feeds, served from 127.0.0.1, and make today's brief.
 
     `home` defaults to a temporary directory, removed afterwards; `config` must allow private addresses.
@@ -133,4 +132,4 @@ def run(config: Config, console: Console, home: Path | None = None) -> dict[str,
             for url in urls:
                 fetch.subscribe(paths, config, url)
         now = dt.datetime.now(dt.timezone.utc)
-        return today.run(paths, config, console, today.window(now, config["brief"]["since_days"]), now=now)
+        return today.run(paths, config, reporter, today.window(now, config["brief"]["since_days"]), now=now)

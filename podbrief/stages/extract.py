@@ -19,9 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
-
 from podbrief import model_registry
 from podbrief.config import Config
 from podbrief.errors import InputError, ModelError, PodbriefError
@@ -29,7 +26,7 @@ from podbrief.extraction import grounding, labels, passages, speakers, structure
 from podbrief.formats import transcripts
 from podbrief.formats.documents import CHAPTERS_FILE, EPISODE, INSIGHTS, TRANSCRIPT
 from podbrief.formats.transcripts import Transcript
-from podbrief.render import clean
+from podbrief.progress import Reporter
 from podbrief.stages import Budget, StageReport
 from podbrief.store import Index, Paths, atomic_write_json, read_json, short_hash, utcnow
 
@@ -264,7 +261,7 @@ def extract_loose(transcript_path: Path, out: Path | None, config: Config, paths
     return extract_file(transcript_path, out, engines, config, episode) or read_json(out)
 
 
-def run_pending(paths: Paths, config: Config, console: Console, budget: Budget = Budget(),
+def run_pending(paths: Paths, config: Config, reporter: Reporter, budget: Budget = Budget(),
                 episode_ids: list[str] | None = None) -> StageReport:
     """Extract insights for the pending episodes (or `episode_ids`); one bad episode never stops the others."""
     report = StageReport("extract")
@@ -277,8 +274,7 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
                 continue
             try:
                 episode = read_json(paths.episode_file(episode_id, EPISODE))
-                title = escape(clean(episode.get("title") or episode_id))
-                console.print(f"extract [bold]{title}[/bold] ...")
+                reporter.say("start", f"extract {episode.get('title') or episode_id} ...")
                 made = extract_file(paths.episode_file(episode_id, TRANSCRIPT), paths.episode_file(episode_id, INSIGHTS),
                                     engines, config, episode)
             except ModelError:
@@ -286,13 +282,13 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
             except PodbriefError as exc:
                 index.mark_failed(episode_id, "extract", str(exc))
                 report.failed[episode_id] = str(exc)
-                console.print(f"[red]failed[/red] {escape(clean(exc))}")
+                reporter.say("failed", str(exc))
                 continue
             index.mark_done(episode_id, "extract")
             if made is None:
                 report.skipped += 1
-                console.print("  up to date")
+                reporter.say("done", "up to date")
             else:
                 report.done.append(episode_id)
-                console.print(f"  {summary(made['stats'])}")
+                reporter.say("done", summary(made["stats"]))
     return report

@@ -9,19 +9,12 @@ without audio, its publisher transcript) is complete.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
-
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-from rich.text import Text
 
 from podbrief.config import Config
 from podbrief.errors import InputError, NetworkError, PartialFailure, PodbriefError, UsageError, describe
@@ -30,6 +23,7 @@ from podbrief.formats import transcripts
 from podbrief.formats.documents import CHAPTERS_FILE, EPISODE, FEED, PUBLISHER_TRANSCRIPT_STEM
 from podbrief.formats.opml import Outline
 from podbrief.net import Client, Fetched, HTTPStatusError, check_url
+from podbrief.progress import Bars, Reporter
 from podbrief.render import clean
 from podbrief.stages import Budget, StageReport
 from podbrief.store import (
@@ -347,7 +341,7 @@ def _follow_new_feed_url(paths: Paths, record: dict[str, Any], new_url: str, res
 
 
 def _download_episode(client: Client, paths: Paths, meta: dict[str, Any], with_extras: bool,
-                      progress: Progress) -> tuple[dict[str, Any], list[str]]:
+                      progress: Bars) -> tuple[dict[str, Any], list[str]]:
     """Download an episode's audio and (if wanted) its best publisher transcript and chapters.
 
     Transcripts and chapters are extras: their failures become notes, unless the episode has no
@@ -359,12 +353,11 @@ def _download_episode(client: Client, paths: Paths, meta: dict[str, Any], with_e
     if extension and not meta["audio_file"]:
         audio = directory / f"audio.{extension}"
         if not audio.exists():
-            task = progress.add_task(escape(clean(meta["title"])[:40]), total=meta["enclosure"].get("length"))
+            bar = progress.add(clean(meta["title"])[:40], meta["enclosure"].get("length"))
             try:
-                client.download(meta["enclosure"]["url"], audio,
-                                lambda done, total: progress.update(task, completed=done, total=total))
+                client.download(meta["enclosure"]["url"], audio, lambda done, total: bar.update(done, total))
             finally:
-                progress.remove_task(task)
+                bar.close()
         meta["audio_file"] = audio.name
     if with_extras or not extension:
         _download_transcript(client, directory, meta, notes)
@@ -415,21 +408,7 @@ def _download_chapters(client: Client, directory: Path, meta: dict[str, Any], no
 # --- the stage -----------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _progress(console: Console) -> Iterator[Progress]:
-    """Download bars on a terminal; nothing when quiet or redirected."""
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                        console=console, transient=True, disable=console.quiet or not console.is_terminal)
-    with progress:
-        yield progress
-
-
-def _say(console: Console, label: str, style: str, message: str) -> None:
-    """One status line; feed text is never interpreted as markup, nor its control characters sent to the terminal."""
-    console.print(Text.assemble((label, style), " ", clean(message)), soft_wrap=True)
-
-
-def run_pending(paths: Paths, config: Config, console: Console, budget: Budget = Budget(),
+def run_pending(paths: Paths, config: Config, reporter: Reporter, budget: Budget = Budget(),
                 feed_ids: list[str] | None = None) -> FetchReport:
     """Poll the feeds (all, or `feed_ids`) concurrently, record new episodes, then download pending ones."""
     records = subscriptions(paths)
@@ -438,7 +417,7 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
         records = [record for record in records if record["id"] in feed_ids]
     report = FetchReport("fetch")
     workers = max(1, config["network"]["concurrency"])
-    with Index(paths) as index, Client(config) as client, _progress(console) as progress, \
+    with Index(paths) as index, Client(config) as client, reporter.bars("bytes") as progress, \
             ThreadPoolExecutor(workers) as pool:
         polls = {pool.submit(_poll, client, record, shared.get(record["id"])): record for record in records}
         for future in as_completed(polls):
@@ -449,7 +428,7 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
                 result, known = _apply_poll(paths, index, record, exc, config["fetch"]["backfill"])
             report.feeds.append(result)
             report.skipped += known
-            _report_feed(console, result)
+            _report_feed(reporter, result)
         wanted = {record["id"] for record in records}
         pending = [row["id"] for row in index.pending("fetch") if row["feed_id"] in wanted]
         downloads: dict[Future[tuple[dict[str, Any], list[str]]], dict[str, Any]] = {}
@@ -468,13 +447,13 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
                 error = describe(exc)
                 index.mark_failed(meta["id"], "fetch", error)
                 report.failed[meta["id"]] = error
-                _say(console, "failed", "red", f"{meta['show']}: {meta['title']}: {error}")
+                reporter.say("failed", f"{meta['show']}: {meta['title']}: {error}")
                 continue
             index.mark_done(meta["id"], "fetch", done["fetched_at"])
             report.done.append(meta["id"])
-            _say(console, "downloaded", "green", f"{meta['show']}: {meta['title']}")
+            reporter.say("downloaded", f"{meta['show']}: {meta['title']}")
             for note in notes:
-                _say(console, "note", "yellow", f"{meta['title']}: {note}")
+                reporter.say("note", f"{meta['title']}: {note}")
     order = {record["id"]: position for position, record in enumerate(records)}
     report.feeds.sort(key=lambda result: order[result.id])
     return report
@@ -488,11 +467,11 @@ def _shared_urls(records: list[dict[str, Any]]) -> dict[str, str]:
     return {record["id"]: first[record["url"]] for record in records if first[record["url"]] != record["id"]}
 
 
-def _report_feed(console: Console, result: FeedResult) -> None:
+def _report_feed(reporter: Reporter, result: FeedResult) -> None:
     name = result.title or result.url
     if result.error:
-        _say(console, "failed", "red", f"{name}: {result.error}")
+        reporter.say("failed", f"{name}: {result.error}")
     for note in result.notes:
-        _say(console, "note", "yellow", f"{name}: {note}")
+        reporter.say("note", f"{name}: {note}")
     for episode in result.new:
-        _say(console, "new", "cyan", f"{name}: {episode['title']}")
+        reporter.say("new", f"{name}: {episode['title']}")

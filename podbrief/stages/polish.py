@@ -18,15 +18,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
-
 from podbrief import model_registry, related
 from podbrief.briefs import BriefItem
 from podbrief.config import Config
 from podbrief.extraction import writer
 from podbrief.formats.insights import Insight
-from podbrief.render import clean
+from podbrief.progress import Reporter
 from podbrief.stages import Budget
 from podbrief.store import Paths
 
@@ -114,7 +111,7 @@ def polish_one(engine: writer.Engine, insight: Insight) -> tuple[str | None, str
     return None, f"{why}; extracted text unfaithful too (P(yes) {original:.2f})"
 
 
-def run(items: list[BriefItem], config: Config, paths: Paths, console: Console,
+def run(items: list[BriefItem], config: Config, paths: Paths, reporter: Reporter,
         budget: Budget = Budget()) -> tuple[list[BriefItem], Report]:
     """The first rank.top finalists (of `items`, best first) that pass, polished, renumbered from 1."""
     report = Report()
@@ -128,7 +125,7 @@ def run(items: list[BriefItem], config: Config, paths: Paths, console: Console,
     settings = config["llm"]
     engine = LLM(model, paths, settings["threads"], settings["context_size"], settings["gpu_layers"])
     report.model = engine.name
-    console.print(f"polish the brief's finalists with {escape(clean(engine.name))} ...")
+    reporter.say("start", f"polish the brief's finalists with {engine.name} ...")
     chosen: list[BriefItem] = []
     for item in items:
         if len(chosen) >= top or budget.exhausted():

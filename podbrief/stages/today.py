@@ -17,9 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from rich.console import Console
-from rich.text import Text
-
 from podbrief import briefs, deliver, render
 from podbrief.briefs import BriefItem, RelatedInsight
 from podbrief.config import Config
@@ -27,6 +24,7 @@ from podbrief.errors import DeliveryError, InputError, NothingNew, PartialFailur
 from podbrief.formats import insights as insight_files
 from podbrief.formats.documents import INSIGHTS
 from podbrief.formats.insights import Insight
+from podbrief.progress import Reporter
 from podbrief.stages import Budget, StageReport, fetch, polish, rank
 from podbrief.store import Index, Paths, run_lock
 
@@ -137,7 +135,7 @@ def _remaining(reports: list[StageReport]) -> dict[str, int]:
     return {report.stage: report.remaining for report in reports}
 
 
-def run(paths: Paths, config: Config, console: Console, when: Window, budget: Budget = Budget(),
+def run(paths: Paths, config: Config, reporter: Reporter, when: Window, budget: Budget = Budget(),
         now: dt.datetime | None = None, pipeline: Pipeline | None = None) -> briefs.Brief:
     """Bring the window's episodes up to date, rank their insights and store the brief.
 
@@ -151,26 +149,26 @@ def run(paths: Paths, config: Config, console: Console, when: Window, budget: Bu
     with run_lock(paths):
         if not fetch.subscriptions(paths):
             raise NothingNew(NO_FEEDS)
-        fetched = fetch.run_pending(paths, config, console, budget)
+        fetched = fetch.run_pending(paths, config, reporter, budget)
         reports: list[StageReport] = [fetched]
         for stage, run_stage in (("transcribe", pipeline.transcribe), ("extract", pipeline.extract)):
             with Index(paths) as index:
                 pending = [row["id"] for row in index.pending(stage) if _in_window(row, when)]
             if pending:
                 polish.check(config, paths)  # a missing polish model fails before the heavy work, not after it
-                reports.append(run_stage(paths, config, console, budget, episode_ids=pending))
+                reports.append(run_stage(paths, config, reporter, budget, episode_ids=pending))
         with Index(paths) as index:
             episodes = [row for row in index.episodes() if _in_window(row, when)]
         insights, used, problems = _gather(paths, episodes)
         problems = [_problem("fetch", result.error, result.title or result.url, feed_id=result.id)
                     for result in fetched.feed_errors] + problems
         for problem in problems:
-            console.print(Text.assemble(("problem ", "red"), render.problem_line(problem)))
+            reporter.say("problem", render.problem_line(problem))
         known = briefs.sources(paths)
         if all((source["episode_id"], source["extracted_at"]) in known for source in used):
             raise _nothing_new(paths, when, len(episodes), len(insights), problems, _remaining(reports))
         finalists = pipeline.rank(insights, config, paths, now, date=when.date, spare=POLISH_SPARE)
-        items, _ = pipeline.polish(finalists, config, paths, console, budget)
+        items, _ = pipeline.polish(finalists, config, paths, reporter, budget)
         brief = {
             "schema": briefs.SCHEMA, "date": when.date.isoformat(), "created": _iso(now),
             "window": when.to_json(), "sources": used,
@@ -238,7 +236,7 @@ def _nothing_new(paths: Paths, when: Window, episodes: int, insights: int, probl
     return NothingNew(f"nothing new since the last brief (`podbrief brief --date {dates[0].isoformat()}` shows it)")
 
 
-def finish(brief: briefs.Brief, config: Config, console: Console) -> None:
+def finish(brief: briefs.Brief, config: Config, reporter: Reporter) -> None:
     """After the brief is shown: deliver it, then report failures through the exit status."""
     try:
         note = deliver.deliver(brief, config)
@@ -246,9 +244,9 @@ def finish(brief: briefs.Brief, config: Config, console: Console) -> None:
         raise DeliveryError(f"{exc}; the brief is saved: `podbrief brief --date {brief['date']} --deliver` "
                             "sends it again") from None
     if note:
-        console.print(note, markup=False)
+        reporter.say("done", note)
     if render.remaining_line(brief):
-        console.print(Text(render.remaining_line(brief) + "; run `podbrief today` again to finish", style="yellow"))
+        reporter.say("note", render.remaining_line(brief) + "; run `podbrief today` again to finish")
     if brief["problems"]:
         raise PartialFailure(f"brief saved (it lists them), but {_problems_line(brief['problems'])}")
 

@@ -37,10 +37,6 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import numpy as np
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.text import Text
 
 from podbrief import devices, model_registry, voiceprints
 from podbrief.config import Config
@@ -62,6 +58,7 @@ from podbrief.engines.whisper import (
 from podbrief.errors import InputError, ModelError, PodbriefError, describe
 from podbrief.formats import transcripts
 from podbrief.formats.documents import EPISODE, TRANSCRIPT
+from podbrief.progress import Bar, Reporter
 from podbrief.render import clean
 from podbrief.stages import Budget, StageReport
 from podbrief.store import Index, Paths, atomic_write_json, read_json, utcnow
@@ -128,7 +125,7 @@ def settings(config: Config, device: str | None = None) -> Settings:
                     compute_type="float16" if device == "cuda" else compute_type, device=device)
 
 
-def speaker_model(config: Config, console: Console) -> str | None:
+def speaker_model(config: Config, reporter: Reporter) -> str | None:
     """The diarization embedder to use, or None when `transcribe.diarize` is off.
 
     A missing optional model is one warning line, and transcription goes on without speakers."""
@@ -138,8 +135,7 @@ def speaker_model(config: Config, console: Console) -> str | None:
     try:
         diarize.embedder(name)
     except PodbriefError as exc:
-        console.print(Text(f"podbrief: warning: {exc}; transcribing without speaker labels", style="red"),
-                      soft_wrap=True)
+        reporter.say("warning", f"{exc}; transcribing without speaker labels")
         return None
     return name
 
@@ -192,18 +188,17 @@ def _document(job: Job, model: model_registry.ResolvedModel, decode: Settings, f
     return doc
 
 
-def transcribe_file(path: Path, paths: Paths, config: Config, console: Console) -> dict[str, Any]:
+def transcribe_file(path: Path, paths: Paths, config: Config, reporter: Reporter) -> dict[str, Any]:
     """The loose-file entry point: transcribe any local audio file, with a progress bar."""
     model = model_registry.resolve("whisper", config["transcribe"]["model"], paths)
     engine = _gpu_engine(model, config) or WhisperEngine(model.path, settings(config, "cpu"))
-    speakers = speaker_model(config, console)
+    speakers = speaker_model(config, reporter)
     log.debug("transcribing %s on %s", path.name, engine.settings.device)
     job = Job(path.name, path, None)
-    with _progress(console) as bars:
-        task = bars.add_task(escape(clean(path.name)), total=None, rtf="")
-        started = time.monotonic()
-        return transcribe_audio(engine, model, job, lambda done, total: _advance(
-            bars, task, done, total, started), diarize.embedder(speakers))
+    with reporter.bars("seconds") as bars:
+        bar, started = bars.add(path.name), time.monotonic()
+        return transcribe_audio(engine, model, job, lambda done, total: _advance(bar, done, total, started),
+                                diarize.embedder(speakers))
 
 
 # --- publisher transcripts ---------------------------------------------------------------------
@@ -251,7 +246,7 @@ def _preference(entry: dict[str, Any]) -> int:
 # --- the stage ----------------------------------------------------------------------------------
 
 
-def run_pending(paths: Paths, config: Config, console: Console, budget: Budget = Budget(),
+def run_pending(paths: Paths, config: Config, reporter: Reporter, budget: Budget = Budget(),
                 episode_ids: list[str] | None = None) -> StageReport:
     """Transcribe the pending episodes (or `episode_ids`); see the module docstring."""
     report = StageReport("transcribe")
@@ -281,7 +276,7 @@ def run_pending(paths: Paths, config: Config, console: Console, budget: Budget =
         report.remaining = len(jobs)
         if jobs and not budget.exhausted():
             model = model_registry.resolve("whisper", config["transcribe"]["model"], paths)
-            for job, outcome in _run(jobs, model, config, console, budget, titles):
+            for job, outcome in _run(jobs, model, config, reporter, budget, titles):
                 report.remaining -= 1
                 if isinstance(outcome, str):
                     _fail(index, report, job.key, outcome)
@@ -323,19 +318,19 @@ def _fail(index: Index, report: StageReport, episode_id: str, error: str) -> Non
 # --- running jobs: in this process or in worker processes ----------------------------------------
 
 
-def _run(jobs: list[Job], model: model_registry.ResolvedModel, config: Config, console: Console, budget: Budget,
+def _run(jobs: list[Job], model: model_registry.ResolvedModel, config: Config, reporter: Reporter, budget: Budget,
          titles: dict[str, str]) -> Iterator[tuple[Job, Outcome]]:
     """Yield (job, transcript document or one-line error) as jobs finish; start none after the budget."""
-    speakers = speaker_model(config, console)
+    speakers = speaker_model(config, reporter)
     engine = _gpu_engine(model, config)
     workers = 1 if engine else _workers(config, len(jobs))
     if workers == 1 and engine is None:
         engine = WhisperEngine(model.path, settings(config, "cpu"))
     log.debug("transcribing %d episode(s) on %s, %s", len(jobs), engine.settings.device if engine else "cpu",
               "in this process" if engine else f"{workers} worker processes")
-    with _progress(console) as bars:
-        overall = bars.add_task("all episodes", total=len(jobs), rtf="")
-        tasks: dict[str, TaskID] = {}
+    with reporter.bars("seconds") as bars:
+        overall = bars.add("all episodes", len(jobs))
+        episode_bars: dict[str, Bar] = {}
         started: dict[str, float] = {}
         audio_done: dict[tuple[str, int], float] = {}  # (job key, part) -> seconds of its audio done
         finished: set[str] = set()  # a worker's last events can arrive after its result
@@ -344,21 +339,20 @@ def _run(jobs: list[Job], model: model_registry.ResolvedModel, config: Config, c
         def on_progress(key: str, part: int, done: float, total: float) -> None:
             if key in finished:
                 return
-            if key not in tasks:
-                tasks[key] = bars.add_task(escape(clean(titles.get(key, key))[:50]), total=None, rtf="")
+            if key not in episode_bars:
+                episode_bars[key] = bars.add(clean(titles.get(key, key))[:50])
                 started[key] = time.monotonic()
             audio_done[key, part] = done
-            _advance(bars, tasks[key], sum(s for (k, _), s in audio_done.items() if k == key), total, started[key])
-            elapsed = time.monotonic() - begun
-            bars.update(overall, rtf=f"{sum(audio_done.values()) / elapsed:.0f}x real time" if elapsed > 0 else "")
+            _advance(episode_bars[key], sum(s for (k, _), s in audio_done.items() if k == key), total, started[key])
+            overall.update(note=_speed(sum(audio_done.values()), begun))
 
         results = (_run_here(jobs, engine, model, diarize.embedder(speakers), budget, on_progress) if engine
                    else _run_pool(jobs, model, settings(config, "cpu"), speakers, workers, budget, on_progress))
         for job, outcome in results:
-            bars.advance(overall)
             finished.add(job.key)
-            if job.key in tasks:
-                bars.remove_task(tasks[job.key])
+            overall.update(done=len(finished))
+            if job.key in episode_bars:
+                episode_bars[job.key].close()
             yield job, outcome
 
 
@@ -568,16 +562,13 @@ def _drain(events: Any, on_progress: OnJobProgress) -> None:
             return
 
 
-# --- progress display ----------------------------------------------------------------------------
+# --- progress: a bar per episode plus one overall, each with its real-time factor ----------------
 
 
-def _progress(console: Console) -> Progress:
-    """A bar per episode plus one overall, each with its real-time factor; only on a terminal, not under --quiet."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                    TextColumn("{task.fields[rtf]}"), TimeElapsedColumn(), console=console,
-                    disable=console.quiet or not console.is_terminal, transient=True)
-
-
-def _advance(bars: Progress, task: TaskID, done: float, total: float, started: float) -> None:
+def _speed(audio_seconds: float, started: float) -> str:
     elapsed = time.monotonic() - started
-    bars.update(task, total=total, completed=done, rtf=f"{done / elapsed:.0f}x real time" if elapsed > 0 else "")
+    return f"{audio_seconds / elapsed:.0f}x real time" if elapsed > 0 else ""
+
+
+def _advance(bar: Bar, done: float, total: float, started: float) -> None:
+    bar.update(done, total, _speed(done, started))
