@@ -43,6 +43,7 @@ from podbrief.extraction.speakers import name_speakers
 from podbrief.formats.transcripts import Segment
 from podbrief.stages import transcribe as stage
 from podbrief.store import Paths
+from podbrief.transcription.job import diarized_windows
 from tests.support.speech import der  # the DER the tests use too
 
 # Four espeak-ng voices that sound different to both embedders. Several variants do not:
@@ -159,7 +160,7 @@ def main() -> None:
                                      (False, 25, "3: no names anywhere (a later part of the debate)")):
         path, ref, speakers = synthetic(args.data, args.cache, 2, DIALOGUE_SECONDS, thanks, first_turn)
         audio = load_audio(path)
-        windows, voices = stage.diarized_windows(audio, engine.settings.vad, diarize.embedder("mfcc"))
+        windows, voices = diarized_windows(audio, engine.settings.vad, diarize.embedder("mfcc"))
         segments, _ = engine.transcribe(audio, windows=windows)
         episode = ({"persons": [{"name": speakers[0], "role": "host"}, {"name": speakers[1], "role": "guest"}]}
                    if kind.startswith("1") else {})

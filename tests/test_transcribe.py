@@ -34,6 +34,7 @@ from podbrief.stages import Budget
 from podbrief.stages import transcribe as stage
 from podbrief.store import Index, Paths, read_json, short_hash, utcnow
 from podbrief.terminal import TerminalReporter
+from podbrief.transcription import job
 
 runner = CliRunner()
 PUBLISHER = Path(__file__).parent / "fixtures" / "transcripts" / "dialogue.vtt"
@@ -383,7 +384,7 @@ def test_a_killed_run_leaves_no_transcript_and_the_rerun_finishes(home: Path, mo
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(stage, "transcribe_audio", killed)
+    monkeypatch.setattr(job, "transcribe_audio", killed)
     with pytest.raises(KeyboardInterrupt):  # in this process: one worker (a split run: test_transcribe_parallel.py)
         stage.run_pending(Paths(home), configmod.load(None, flags={"transcribe.workers": 1}), Recorder())
     directory = Paths(home).episode_dir(second)
