@@ -27,6 +27,7 @@ import yaml
 from rich.console import Console
 
 from podbrief import config as configmod
+from podbrief import subscriptions
 from podbrief.formats.opml import Outline
 from podbrief.stages import fetch
 from podbrief.store import Paths
@@ -51,7 +52,7 @@ def new_home(base: Path, urls: list[str], concurrency: int) -> tuple[Paths, conf
     (home / "config.yaml").write_text(yaml.safe_dump(settings))
     paths = Paths(home)
     config = configmod.load(home / "config.yaml")
-    fetch.import_outlines(paths, [Outline(url, None) for url in urls])
+    subscriptions.import_outlines(paths, [Outline(url, None) for url in urls])
     return paths, config
 
 

@@ -39,9 +39,9 @@ import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 from podbrief import config as configmod  # noqa: E402
-from podbrief import model_registry
+from podbrief import model_registry, subscriptions  # noqa: E402
 from podbrief.errors import NothingNew  # noqa: E402
-from podbrief.stages import fetch, today  # noqa: E402
+from podbrief.stages import today  # noqa: E402
 from podbrief.store import Paths  # noqa: E402
 from podbrief.terminal import TerminalReporter  # noqa: E402
 from tests.support.localserver import LocalServer, item, rss  # noqa: E402
@@ -108,7 +108,7 @@ def timed(times: dict[str, float], name: str, function: Callable[..., Any]) -> C
 def run_podbrief(feed_url: str, episodes: int) -> tuple[dict[str, float], dict[str, Any], Paths]:
     paths = Paths(Path(tempfile.mkdtemp(prefix="podbrief-bench-")))
     config = configmod.load(None, flags={"network.allow_private": True, "fetch.backfill": episodes})
-    fetch.subscribe(paths, config, feed_url)
+    subscriptions.subscribe(paths, config, feed_url)
     times: dict[str, float] = {}
     default = today.Pipeline()
     pipeline = today.Pipeline(timed(times, "transcribe", default.transcribe),

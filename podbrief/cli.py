@@ -21,7 +21,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from podbrief import __version__, briefs, directory, render, terminal
+from podbrief import __version__, briefs, directory, render, subscriptions, terminal
 from podbrief import config as configmod
 from podbrief import export as exports
 from podbrief.demo import run as demo_run
@@ -212,7 +212,7 @@ def add(
         _warn(rt, found.problems)
         url = directory.pick(found, _chooser(rt)).feed_url
     with run_lock(rt.paths):
-        record = fetch_stage.subscribe(rt.paths, config, url, name)
+        record = subscriptions.subscribe(rt.paths, config, url, name)
     rt.err.print(f"Subscribed to {render.clean(record['name'] or record['title'])} (feed {record['id']}).",
                  markup=False)
 
@@ -268,7 +268,7 @@ def remove(ctx: typer.Context, feed: str = typer.Argument(..., help="Feed ID or 
     """Unsubscribe from a feed. Episodes already downloaded are kept."""
     rt = runtime(ctx)
     with run_lock(rt.paths):
-        record = fetch_stage.unsubscribe(rt.paths, feed)
+        record = subscriptions.unsubscribe(rt.paths, feed)
     rt.err.print(f"Unsubscribed from {render.clean(record['name'] or record['title'] or record['url'])}.", markup=False)
 
 
@@ -276,7 +276,7 @@ def remove(ctx: typer.Context, feed: str = typer.Argument(..., help="Feed ID or 
 def feeds(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     """List your subscriptions."""
     rt = runtime(ctx)
-    summaries = fetch_stage.feed_summaries(rt.paths)
+    summaries = subscriptions.feed_summaries(rt.paths)
     if as_json:
         rt.print_json(summaries)
         return
@@ -293,7 +293,7 @@ def import_opml(ctx: typer.Context, file: Path = typer.Argument(..., help="An OP
         raise InputError(f"{file}: cannot read ({exc.strerror})") from None
     outlines = opml.parse(data, str(file))
     with run_lock(rt.paths):
-        added, skipped = fetch_stage.import_outlines(rt.paths, outlines)
+        added, skipped = subscriptions.import_outlines(rt.paths, outlines)
     for note in skipped:
         rt.err.print(f"skipped: {render.clean(note)}", markup=False)
     rt.err.print(f"Imported {len(added)} of {len(outlines)} feeds.", markup=False)
@@ -320,7 +320,7 @@ def export(
     if not (obsidian or readwise or jsonl):
         if date:
             raise UsageError("--date needs --obsidian, --readwise or --jsonl")
-        _write_or_print(opml.dump(fetch_stage.export_outlines(rt.paths)), output)
+        _write_or_print(opml.dump(subscriptions.export_outlines(rt.paths)), output)
         return
     chosen = exports.select(rt.paths, today_stage.parse_date(date) if date else None)
     for problem in chosen.problems:
@@ -352,7 +352,7 @@ def fetch(
     rt = runtime(ctx)
     config = rt.config()
     with run_lock(rt.paths):
-        feed_ids = [fetch_stage.find_feed(rt.paths, feed)["id"]] if feed else None
+        feed_ids = [subscriptions.find_feed(rt.paths, feed)["id"]] if feed else None
         report = fetch_stage.run_pending(rt.paths, config, rt.reporter, feed_ids=feed_ids)
     if as_json:
         rt.print_json(report.to_json())
@@ -636,7 +636,7 @@ def speakers(
     if as_json:
         rt.print_json(rows)
         return
-    shows = {feed["id"]: feed["name"] or feed["title"] or feed["id"] for feed in fetch_stage.feed_summaries(rt.paths)}
+    shows = {feed["id"]: feed["name"] or feed["title"] or feed["id"] for feed in subscriptions.feed_summaries(rt.paths)}
     rt.out.print(terminal.speakers_table(rows, shows))
 
 

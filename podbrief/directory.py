@@ -26,11 +26,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from podbrief import render
+from podbrief import render, subscriptions
 from podbrief.config import Config
 from podbrief.errors import ConfigError, NetworkError, PartialFailure, PodbriefError, UsageError
 from podbrief.net import Client, HTTPStatusError, check_listed, check_url
-from podbrief.stages import fetch as fetch_stage
 from podbrief.store import Paths, short_hash
 
 ITUNES = "iTunes"
@@ -334,7 +333,7 @@ def suggest(paths: Paths, config: Config) -> Suggestions:
     interests = config["rank"]["interests"]
     if not interests:
         raise UsageError("no topics to suggest shows for: set rank.interests in the config, e.g. {ai: 2.0}")
-    records = fetch_stage.subscriptions(paths)
+    records = subscriptions.records(paths)
     followed_ids = {record["id"] for record in records}  # the URL each was added with, even if it moved since
     known = {_same_feed(record["url"]) for record in records}  # followed or suggested already
     suggestions = Suggestions()

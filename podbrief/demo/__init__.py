@@ -23,10 +23,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from podbrief import subscriptions
 from podbrief.config import Config
 from podbrief.errors import UsageError
 from podbrief.progress import Reporter
-from podbrief.stages import fetch, today
+from podbrief.stages import today
 from podbrief.store import Paths, run_lock
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -130,6 +131,6 @@ def run(config: Config, reporter: Reporter, home: Path | None = None) -> dict[st
         urls = stack.enter_context(serve())
         with run_lock(paths):
             for url in urls:
-                fetch.subscribe(paths, config, url)
+                subscriptions.subscribe(paths, config, url)
         now = dt.datetime.now(dt.timezone.utc)
         return today.run(paths, config, reporter, today.window(now, config["brief"]["since_days"]), now=now)

@@ -1,7 +1,6 @@
-"""The fetch stage: subscriptions, polling feeds, downloading new episodes.
+"""The fetch stage: polling the subscribed feeds (podbrief/subscriptions.py) and downloading new episodes.
 
-`feeds/<feed_id>.json` is the authoritative subscription record (the index mirrors
-it). A poll first records every new episode (episode.json + index) and only then are
+A poll first records every new episode (episode.json + index) and only then are
 files downloaded, so a killed run resumes its downloads on the next run even when the
 feed answers 304. An episode is marked fetched only once its audio (or, for an episode
 without audio, its publisher transcript) is complete.
@@ -16,12 +15,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
+from podbrief import subscriptions
 from podbrief.config import Config
-from podbrief.errors import InputError, NetworkError, PartialFailure, PodbriefError, UsageError, describe
+from podbrief.errors import InputError, NetworkError, PartialFailure, PodbriefError, describe
 from podbrief.formats import feed as feedformat
 from podbrief.formats import transcripts
-from podbrief.formats.documents import CHAPTERS_FILE, EPISODE, FEED, PUBLISHER_TRANSCRIPT_STEM
-from podbrief.formats.opml import Outline
+from podbrief.formats.documents import CHAPTERS_FILE, EPISODE, PUBLISHER_TRANSCRIPT_STEM
 from podbrief.net import Client, Fetched, HTTPStatusError, check_url
 from podbrief.progress import Bars, Reporter
 from podbrief.render import clean
@@ -31,7 +30,6 @@ from podbrief.store import (
     Paths,
     atomic_write_bytes,
     atomic_write_json,
-    expect_schema,
     read_json,
     short_hash,
     utcnow,
@@ -90,113 +88,6 @@ class FetchReport(StageReport):
             return None
         return PartialFailure(f"{len(self.feed_errors)} feed(s) and {len(self.failed)} episode(s) failed "
                               "(see the messages above); everything else was saved")
-
-
-# --- subscriptions -------------------------------------------------------------------------
-
-
-def subscriptions(paths: Paths) -> list[dict[str, Any]]:
-    """Every subscription record, oldest first; a file that is not one is an InputError naming it."""
-    records = [_subscription(path) for path in sorted(paths.feeds_dir.glob("*.json"))]
-    return sorted(records, key=lambda record: (record["added_at"], record["id"]))
-
-
-def _subscription(path: Path) -> dict[str, Any]:
-    record = expect_schema(read_json(path), FEED.schema, path, "podbrief subscription")
-    missing = [key for key, value in _new_record("", None, None).items() if key not in record]
-    if missing:
-        raise InputError(f"{path}: corrupt subscription (no {', '.join(missing)}); remove the file or fix it")
-    return record
-
-
-def _matches(record: dict[str, Any], ref: str) -> bool:
-    """`ref` is the feed's ID, its current URL or the URL it was added with."""
-    return ref in (record["id"], record["url"]) or short_hash(ref) == record["id"]
-
-
-def find_feed(paths: Paths, ref: str) -> dict[str, Any]:
-    for record in subscriptions(paths):
-        if _matches(record, ref):
-            return record
-    raise UsageError(f"no subscription matches {ref!r} (see `podbrief feeds`)")
-
-
-def feed_summaries(paths: Paths) -> list[dict[str, Any]]:
-    """Subscriptions for display: the record (without the seen-episode list) plus episode counts."""
-    summaries = []
-    with Index(paths) as index:
-        for record in subscriptions(paths):
-            episodes = index.episodes(record["id"])
-            summary = {key: value for key, value in record.items() if key not in ("schema", "seen")}
-            summary["episodes"] = len(episodes)
-            summary["fetched"] = sum(1 for row in episodes if row["fetched_at"])
-            summaries.append(summary)
-    return summaries
-
-
-def _new_record(url: str, name: str | None, title: str | None) -> dict[str, Any]:
-    return {"schema": FEED.schema, "id": short_hash(url), "url": url, "name": name, "title": title,
-            "added_at": utcnow(), "etag": None, "last_modified": None, "last_checked": None,
-            "last_status": None, "error": None, "parsed_at": None, "seen": []}
-
-
-def _save_feed(paths: Paths, index: Index, record: dict[str, Any]) -> None:
-    atomic_write_json(paths.feed_file(record["id"]), record)
-    index.upsert_feed(record)
-
-
-def subscribe(paths: Paths, config: Config, url: str, name: str | None = None) -> dict[str, Any]:
-    """Check that `url` serves a podcast feed, then subscribe to it. Episodes come with the next fetch."""
-    url = url.strip()
-    if not url:
-        raise UsageError("the feed URL is empty")
-    check_url(url)
-    if any(_matches(record, url) for record in subscriptions(paths)):
-        raise UsageError(f"already subscribed to {url}")
-    with Client(config) as client:
-        fetched = client.get(url)
-    parsed = feedformat.parse(fetched.body, url)
-    record = _new_record(url, name, parsed.title)
-    if fetched.moved_to:
-        record["url"] = fetched.moved_to
-    with Index(paths) as index:
-        _save_feed(paths, index, record)
-    return record
-
-
-def import_outlines(paths: Paths, outlines: list[Outline]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Subscribe to OPML outlines without touching the network. Returns (added records, skip notes)."""
-    added: list[dict[str, Any]] = []
-    skipped: list[str] = []
-    existing = subscriptions(paths)
-    with Index(paths) as index:
-        for outline in outlines:
-            try:
-                check_url(outline.url)
-            except NetworkError as exc:
-                skipped.append(str(exc))
-                continue
-            if any(_matches(record, outline.url) for record in existing):
-                skipped.append(f"{outline.url}: already subscribed")
-                continue
-            record = _new_record(outline.url, None, outline.title)
-            _save_feed(paths, index, record)
-            added.append(record)
-            existing.append(record)
-    return added, skipped
-
-
-def export_outlines(paths: Paths) -> list[Outline]:
-    return [Outline(record["url"], record["name"] or record["title"]) for record in subscriptions(paths)]
-
-
-def unsubscribe(paths: Paths, ref: str) -> dict[str, Any]:
-    """Forget a subscription. Its downloaded episodes stay (they may be in briefs)."""
-    record = find_feed(paths, ref)
-    with Index(paths) as index:
-        paths.feed_file(record["id"]).unlink()
-        index.remove_feed(record["id"])
-    return record
 
 
 # --- polling -------------------------------------------------------------------------------
@@ -293,7 +184,7 @@ def _apply_poll(paths: Paths, index: Index, record: dict[str, Any],
         else:
             known = _apply_feed(paths, index, record, fetched, parsed, backfill, result)
     record.update(last_status=result.status, error=result.error)
-    _save_feed(paths, index, record)
+    subscriptions.save(paths, index, record)
     return result, known
 
 
@@ -317,7 +208,7 @@ def _apply_feed(paths: Paths, index: Index, record: dict[str, Any], fetched: Fet
 
 def _owner(paths: Paths, record: dict[str, Any], url: str) -> dict[str, Any] | None:
     """The other subscription that polls `url` (or was added with it), if any."""
-    return next((other for other in subscriptions(paths) if other["id"] != record["id"] and _matches(other, url)),
+    return next((other for other in subscriptions.records(paths) if other["id"] != record["id"] and subscriptions.matches(other, url)),
                 None)
 
 
@@ -411,7 +302,7 @@ def _download_chapters(client: Client, directory: Path, meta: dict[str, Any], no
 def run_pending(paths: Paths, config: Config, reporter: Reporter, budget: Budget = Budget(),
                 feed_ids: list[str] | None = None) -> FetchReport:
     """Poll the feeds (all, or `feed_ids`) concurrently, record new episodes, then download pending ones."""
-    records = subscriptions(paths)
+    records = subscriptions.records(paths)
     shared = _shared_urls(records)
     if feed_ids is not None:
         records = [record for record in records if record["id"] in feed_ids]

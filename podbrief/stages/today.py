@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from podbrief import briefs, deliver, render
+from podbrief import briefs, deliver, render, subscriptions
 from podbrief.briefs import BriefItem, RelatedInsight
 from podbrief.config import Config
 from podbrief.errors import DeliveryError, InputError, NothingNew, PartialFailure, UsageError
@@ -147,7 +147,7 @@ def run(paths: Paths, config: Config, reporter: Reporter, when: Window, budget: 
     now = now or dt.datetime.now(dt.timezone.utc)
     pipeline = pipeline or Pipeline()
     with run_lock(paths):
-        if not fetch.subscriptions(paths):
+        if not subscriptions.records(paths):
             raise NothingNew(NO_FEEDS)
         fetched = fetch.run_pending(paths, config, reporter, budget)
         reports: list[StageReport] = [fetched]
