@@ -21,7 +21,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -176,7 +176,7 @@ def _lstm_weights(path: Path) -> tuple[list[tuple[np.ndarray, ...]], tuple[np.nd
     return layers, (state["linear.weight"], state["linear.bias"])
 
 
-def read_torch_legacy(path: Path) -> dict:
+def read_torch_legacy(path: Path) -> dict[str, Any]:
     """Read a PyTorch legacy-format (pre-1.6) checkpoint of float tensors without torch.
 
     The format is pickles in a row (magic, protocol, system info, the object whose tensors
@@ -195,7 +195,7 @@ def read_torch_legacy(path: Path) -> dict:
                 return name
             raise pickle.UnpicklingError(f"unexpected {module}.{name}")
 
-        def persistent_load(self, pid: tuple) -> str:
+        def persistent_load(self, pid: tuple[Any, ...]) -> str:
             if pid[1] != "FloatStorage":
                 raise pickle.UnpicklingError(f"unexpected storage {pid[1]}")
             return str(pid[2])
