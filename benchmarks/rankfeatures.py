@@ -28,7 +28,8 @@ from podbrief.extraction import grounding, labels, passages, writer  # noqa: E40
 from podbrief.ranking import score  # noqa: E402
 
 NEW = ("new-1.5b", "new-1.5b-polish")
-RECENCY = {"val/covid_2": 0.0}  # as in the brief-day run: now 2024-06-02, half-life 7 days; PAI 1 day old
+HELD_OUT = "heldout-1.5b"  # five episodes extracted after the score was chosen (docs/extract.md)
+RECENCY = {"val/covid_2": 0.0, "val/covid_6": 0.0}  # as in the brief-day run: now 2024-06-02, half-life 7 days; PAI 1 day old
 PAI_RECENCY = 0.5 ** (1 / 7)
 
 
@@ -261,6 +262,27 @@ def main() -> None:
                 print(f"    {r['index']:2d} F{r['F']} G{r['G']:.0f} {key(r['features']):.3f} {relabelled(r['record']['text'])[:90]}")
 
     loeo_selection(pool)
+    held_out([r for r in rows if r["variant"] == HELD_OUT])
+
+
+def held_out(rows: list[dict]) -> None:
+    """The scores on episodes none of this was designed on (run heldout-1.5b, judged after the score was chosen):
+    AUC F, rho G, and the judged F and G of the day's top 5 each score picks."""
+    if not rows:
+        return
+    print(f"\nHeld out: {len(rows)} insights of {len({r['record']['episode'] for r in rows})} new episodes "
+          f"({HELD_OUT}), judged after the score was chosen\n")
+    print("| score | AUC F | rho G | day top 5: F, W, mean G |")
+    print("|---|---|---|---|")
+    for label, key in candidates().items():
+        xs = [key(r["features"]) for r in rows]
+        picks = day_picks(rows, key)
+        print(f"| {label} | {auc(xs, [r['F'] for r in rows]):.2f} | {spearman(xs, [r['G'] for r in rows]):+.2f} | "
+              f"{sum(r['F'] for r in picks)}/5, {sum(r['W'] for r in picks)}/5, "
+              f"{statistics.mean(r['G'] for r in picks):.2f} |")
+        if "--picks" in sys.argv:
+            for r in picks:
+                print(f"    {r['index']:2d} F{r['F']} G{r['G']:.0f} {key(r['features']):.3f} {relabelled(r['record']['text'])[:90]}")
 
 
 def loeo_selection(pool: list[dict]) -> None:
