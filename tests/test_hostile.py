@@ -33,6 +33,7 @@ from podbrief.cli import app
 from podbrief.engines import whisper
 from podbrief.engines.whisper import Window
 from podbrief.errors import ExitStatus
+from podbrief.formats.transcripts import Segment
 from podbrief.stages import today
 from podbrief.store import Index, Paths, read_json
 
@@ -107,13 +108,13 @@ def test_decoded_segments_keep_the_transcript_invariants_for_any_window_layout(b
 
 def test_fitting_keeps_good_timestamps_and_joins_timeless_segments_to_their_neighbour() -> None:
     window = Window(700.0, 714.16)
-    pieces = [whisper.Segment(700.5, 705.0, "a"), whisper.Segment(705.0, 705.0, "b"),
-              whisper.Segment(706.0, 710.0, "c", ["repetition"]), whisper.Segment(714.32, 714.16, "d")]
+    pieces = [Segment(700.5, 705.0, "a"), Segment(705.0, 705.0, "b"),
+              Segment(706.0, 710.0, "c", flags=("repetition",)), Segment(714.32, 714.16, "d")]
     assert whisper.fit_segments(window, pieces) == [
-        whisper.Segment(700.5, 705.0, "a b"), whisper.Segment(706.0, 714.16, "c d", ["repetition"])]
+        Segment(700.5, 705.0, "a b"), Segment(706.0, 714.16, "c d", flags=("repetition",))]
     # the case: a segment past the window's end, alone
-    assert whisper.fit_segments(window, [whisper.Segment(714.32, 714.16, "d")]) == [
-        whisper.Segment(700.0, 714.16, "d")]
+    assert whisper.fit_segments(window, [Segment(714.32, 714.16, "d")]) == [
+        Segment(700.0, 714.16, "d")]
 
 
 # --- feeds: shared helpers --------------------------------------------------------------------

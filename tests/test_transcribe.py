@@ -135,7 +135,7 @@ def test_a_loose_file_gives_a_documented_transcript_with_sane_timestamps(home: P
     assert doc["audio"] == "conversation.mp3" and doc["language"] == "en"
     assert doc["duration"] == pytest.approx(30.0, abs=0.1)
     assert doc["model"] == {"name": "tiny.en", "sha256": model_registry.REGISTRY["tiny.en"].sha256,
-                            "settings": {"beam_size": 1, "batch_size": 8, "vad": True, "language": "en", "threads": 1,
+                            "settings": {"beam_size": 3, "batch_size": 8, "vad": True, "language": "en", "threads": 1,
                                          "compute_type": "int8", "device": "cpu"}, "speakers": "mfcc"}
     segments = doc["segments"]
     assert segments and all(s["flags"] == [] for s in segments)
@@ -419,7 +419,7 @@ def test_a_loop_that_survives_redecoding_is_collapsed(engine: WhisperEngine, mon
     monkeypatch.setattr(engine.model, "transcribe", looping)
     audio = load_audio(SPEECH / "librivox-0870.wav")
     segments, _ = engine.transcribe(audio)
-    assert [(s.text, s.flags) for s in segments] == [("Subscribe to the channel.", ["repetition"])]
+    assert [(s.text, s.flags) for s in segments] == [("Subscribe to the channel.", ("repetition",))]
     assert segments[0].start == 0.0 and segments[0].end == pytest.approx(audio.size / SAMPLE_RATE, abs=0.1)
 
 
@@ -446,5 +446,5 @@ def test_a_looping_window_is_redecoded_without_context_and_flagged(engine: Whisp
     monkeypatch.setattr(engine.model, "transcribe", spy)
     segments, _ = engine.transcribe(audio)
     assert [c["condition_on_previous_text"] for c in calls] == [False]
-    assert segments and all(s.flags == ["repetition"] for s in segments)
+    assert segments and all(s.flags == ("repetition",) for s in segments)
     assert "dashwood" in " ".join(s.text for s in segments).lower()

@@ -19,7 +19,7 @@ import itertools
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from faster_whisper import BatchedInferencePipeline, WhisperModel, decode_audio
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from podbrief.errors import InputError, ModelError
+from podbrief.formats.transcripts import Segment
 
 SAMPLE_RATE = 16_000
 WINDOW_SECONDS = 30.0
@@ -63,15 +64,6 @@ class Settings:
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
-
-
-@dataclass
-class Segment:
-    start: float
-    end: float
-    text: str
-    flags: list[str] = field(default_factory=list)
-    speaker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,16 +150,24 @@ def language_sample(clip: Clip, windows: list[Window]) -> np.ndarray | None:
     return clip.span(windows[0].start, windows[0].start + WINDOW_SECONDS) if windows else None
 
 
-def split_windows(windows: list[Window], parts: int) -> list[list[Window]]:
+def group_size(settings: Settings) -> int:
+    """Windows decoded per call: one batch, and at least 8 so sequential decoding shares the call too."""
+    return max(settings.batch_size, 8)
+
+
+def split_windows(windows: list[Window], parts: int, group: int = 1) -> list[list[Window]]:
     """`windows` in at most `parts` consecutive runs of nearly equal length, the longer runs first.
 
     Windows never overlap and end at pauses, so a run boundary cuts no word; each window
     costs about the same (the encoder's input is always 30 s), so runs are balanced by count.
+    Every run but the last holds a multiple of `group` windows, so each run is decoded in the
+    very groups (batches) the whole list would be: a split gives one worker's words exactly.
     """
     if not windows:
         return []
-    parts = min(max(parts, 1), len(windows))
-    edges = [-(-len(windows) * i // parts) for i in range(parts + 1)]  # ceil(n * i / parts)
+    groups = -(-len(windows) // group)
+    parts = min(max(parts, 1), groups)
+    edges = [min(len(windows), group * -(-groups * i // parts)) for i in range(parts + 1)]  # ceil(groups * i / parts)
     return [windows[start:end] for start, end in zip(edges, edges[1:])]
 
 
@@ -282,7 +282,7 @@ def fit_segments(window: Window, pieces: list[Segment]) -> list[Segment]:
         start = min(max(piece.start, cursor), window.end)
         end = min(max(piece.end, start), window.end)
         if end - start >= MIN_SEGMENT_SECONDS:
-            placed.append(_joined([*waiting, Segment(start, end, piece.text, piece.flags)], cursor if waiting else start))
+            placed.append(_joined([*waiting, Segment(start, end, piece.text, flags=piece.flags)], cursor if waiting else start))
             waiting, cursor = [], end
         elif placed:  # the previous segment's words run on to where this one collapsed
             placed[-1] = _joined([placed[-1], piece], placed[-1].start, end)
@@ -296,8 +296,9 @@ def fit_segments(window: Window, pieces: list[Segment]) -> list[Segment]:
 
 def _joined(segments: list[Segment], start: float, end: float | None = None) -> Segment:
     """One segment with the text and flags of `segments`, from `start` to `end` (default: the last one's end)."""
-    flags = sorted({flag for seg in segments for flag in seg.flags})
-    return Segment(start, segments[-1].end if end is None else end, " ".join(seg.text for seg in segments), flags)
+    flags = tuple(sorted({flag for seg in segments for flag in seg.flags}))
+    return Segment(start, segments[-1].end if end is None else end, " ".join(seg.text for seg in segments),
+                   flags=flags)
 
 
 # --- the engine ----------------------------------------------------------------------------
@@ -346,9 +347,9 @@ class WhisperEngine:
                progress: Callable[[float], None] | None = None) -> list[Segment]:
         """The speech segments of `windows`, in order; `progress` gets the end of each group decoded."""
         segments: list[Segment] = []
-        group_size = max(self.settings.batch_size, 8)
-        for i in range(0, len(windows), group_size):
-            group = windows[i: i + group_size]
+        size = group_size(self.settings)
+        for i in range(0, len(windows), size):
+            group = windows[i: i + size]
             for window, found in zip(group, self._decode(clip, group, language)):
                 segments.extend(self._check_loops(clip, window, found, language))
             if progress:
@@ -383,8 +384,8 @@ class WhisperEngine:
             condition_on_previous_text=False, temperature=FALLBACK_TEMPERATURES,
             compression_ratio_threshold=COMPRESSION_RATIO_LIMIT)
         redone = _voiced(window, fit_segments(window, [Segment(window.start + seg.start, window.start + seg.end, text,
-                                                              ["repetition"]) for seg in raw if (text := _speech(seg))]))
+                                                              flags=("repetition",)) for seg in raw if (text := _speech(seg))]))
         text = " ".join(seg.text for seg in redone)
         if is_repetitive(text):  # the loop survived: keep one copy of it in one segment
-            return [Segment(redone[0].start, redone[-1].end, collapse_repeats(text), ["repetition"], window.speaker)]
+            return [Segment(redone[0].start, redone[-1].end, collapse_repeats(text), window.speaker, ("repetition",))]
         return redone

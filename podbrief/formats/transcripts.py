@@ -311,6 +311,7 @@ class Segment:
     end: float
     text: str
     speaker: str | None = None
+    flags: tuple[str, ...] = ()  # what ASR noticed ("repetition": a decoding loop collapsed)
 
 
 @dataclass(frozen=True)

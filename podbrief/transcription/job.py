@@ -17,7 +17,6 @@ from podbrief.engines import diarize
 from podbrief.engines.whisper import (
     SAMPLE_RATE,
     Clip,
-    Segment,
     Settings,
     WhisperEngine,
     Window,
@@ -28,6 +27,7 @@ from podbrief.engines.whisper import (
 )
 from podbrief.errors import describe
 from podbrief.formats import transcripts
+from podbrief.formats.transcripts import Segment
 from podbrief.stages import Budget
 from podbrief.store import utcnow
 
@@ -111,7 +111,7 @@ def document(job: Job, model: model_registry.ResolvedModel, decode: Settings, fo
     segments, language = decoded
     doc = transcripts.document(
         segments=[{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text, "speaker": s.speaker,
-                   "flags": s.flags} for s in segments],
+                   "flags": list(s.flags)} for s in segments],
         source="asr", audio=job.audio.name, language=language, duration=found.duration,
         model={"name": model.name, "sha256": model.sha256, "settings": decode.to_json(), "speakers": found.speakers},
         episode_id=job.episode_id, created=utcnow())

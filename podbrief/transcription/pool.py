@@ -22,7 +22,15 @@ from typing import Any, cast
 
 from podbrief import model_registry
 from podbrief.engines import diarize
-from podbrief.engines.whisper import SAMPLE_RATE, Clip, Settings, WhisperEngine, language_sample, split_windows
+from podbrief.engines.whisper import (
+    SAMPLE_RATE,
+    Clip,
+    Settings,
+    WhisperEngine,
+    group_size,
+    language_sample,
+    split_windows,
+)
 from podbrief.stages import Budget
 from podbrief.transcription.job import (
     Decoded,
@@ -42,11 +50,12 @@ log = logging.getLogger(__name__)
 
 def split_job(job: Job, decode: Settings, embedder: diarize.Embedder | None, parts: int) -> Stitching | None:
     """Plan an episode here, once (its audio, windows and speakers over the whole episode), and cut
-    its windows into `parts` runs; None when it has fewer than two windows (it then runs whole)."""
+    its windows into up to `parts` runs on decoding-group boundaries (an episode of one group stays
+    one part); None when it has no speech (it then runs whole)."""
     found = plan(job, decode.vad, embedder)
-    if len(found.windows) < 2:
+    runs = split_windows(found.windows, parts, group_size(decode))
+    if not runs:
         return None
-    runs = split_windows(found.windows, parts)
     sample = None if decode.language else language_sample(Clip(found.audio), found.windows)
     bounds = [0.0, *(run[0].start for run in runs[1:]), found.duration]
     cut = []
