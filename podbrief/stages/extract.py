@@ -150,7 +150,9 @@ def _insight(draft: writer.Draft, context: writer.Context, item: structure.Shape
 
 def summary(stats: dict[str, Any]) -> str:
     dropped = ", ".join(f"{count} {reason}" for reason, count in stats["dropped"].items() if count) or "none"
-    return f"{stats['kept']} insights from {stats['passages']} passages in {stats['seconds']:.0f} s (dropped: {dropped})"
+    kept, cut = stats["kept"], stats["passages"]
+    return (f"{kept} insight{'' if kept == 1 else 's'} from {cut} passage{'' if cut == 1 else 's'} "
+            f"in {stats['seconds']:.0f} s (dropped: {dropped})")
 
 
 # --- files and caching ------------------------------------------------------------------
