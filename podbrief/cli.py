@@ -520,7 +520,7 @@ def demo(
     today_stage.finish(made, config, rt.reporter)
 
 
-# --- transcribe, models (podbrief.stages.transcribe, podbrief.models) ----------------------
+# --- transcribe, models (podbrief.stages.transcribe, podbrief.model_registry) --------------
 # The ASR stack takes seconds to import, so the transcribe stage is imported in its command.
 
 

@@ -86,6 +86,8 @@ def _type_name(value: Any) -> str:
 
 def _coerce(key: str, value: Any, default: Any) -> Any:
     """Check `value` against the type of `default`; return it (ints widen to floats)."""
+    if key in CHOICES and not _is_choice(value, CHOICES[key]):  # before the null check: a choice is never null
+        raise ValueError(f"{key}: expected one of {', '.join(CHOICES[key])}, got {value!r}")
     if default is None or (value is None and isinstance(default, str)):
         return value
     if isinstance(default, bool):
@@ -104,8 +106,6 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
         raise ValueError(f"{key}: must not be negative, got {value!r}")
     if key in POSITIVE and value == 0:
         raise ValueError(f"{key}: must be more than 0, got {value!r}")
-    if key in CHOICES and not _is_choice(value, CHOICES[key]):
-        raise ValueError(f"{key}: expected one of {', '.join(CHOICES[key])}, got {value!r}")
     return value
 
 

@@ -1,6 +1,8 @@
 """How a stage tells the person what it is doing, without knowing how that is shown (httpie's
 `Environment` idea): `terminal.TerminalReporter` draws it with rich on stderr; tests record it
 (tests/support/recorder.py). Messages are plain text from feeds and models, never markup.
+Warnings raised deep in an engine (a GPU that fails and the CPU taking over) go through `logging`,
+which the CLI prints as one stderr line too: the engines know no reporter.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Briefs as JSON, Markdown, self-contained HTML and an Atom feed (the terminal is terminal.py), and `clean`.
 
 Everything shown here comes from feeds and models, so it is untrusted: control
-characters are stripped, rich never parses it as markup (plain `Text` objects),
+characters are stripped (`clean`, which terminal.py uses too before showing plain rich `Text`),
 Markdown and HTML are escaped, and only http(s) URLs become links.
 """
 

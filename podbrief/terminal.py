@@ -115,11 +115,7 @@ def _body(item: BriefItem, why: bool) -> list[RenderableType]:
 def ranked(items: list[BriefItem], console: Console, why: bool = False) -> None:
     """The ranked items, best first, each with its source, id, score and related insights."""
     for item in items:
-        grid = Table.grid(padding=(0, 1))  # the rank in its own column keeps wrapped lines indented
-        grid.add_column(justify="right", min_width=2)
-        grid.add_column()
-        grid.add_row(Text(f"{item['rank']}.", style="bold"), Group(*_body(item, why)))
-        console.print(grid, soft_wrap=False)
+        console.print(_hanging(f"{item['rank']}.", *_body(item, why), width=2), soft_wrap=False)
         console.print()
 
 

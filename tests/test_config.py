@@ -71,6 +71,16 @@ def test_choices_are_checked_at_load_in_every_layer(tmp_path):
         "obsidian:~/vault"
 
 
+@pytest.mark.parametrize("key", sorted(config.CHOICES))
+def test_a_choice_is_never_empty_or_null(tmp_path, key):
+    section, name = key.split(".")
+    for text in (f"{section}:\n  {name}:\n", f"{section}:\n  {name}: ''\n"):
+        with pytest.raises(ConfigError, match=f"config.yaml:2: {key}: expected one of"):
+            config.load(write(tmp_path, text), environ={})
+    with pytest.raises(ConfigError, match=f"{key}: expected one of"):  # PODBRIEF_X= reads as null
+        config.load(None, environ={f"PODBRIEF_{section}_{name}".upper(): ""})
+
+
 def test_ints_widen_to_floats_but_bools_are_not_numbers(tmp_path):
     assert config.load(write(tmp_path, "rank:\n  recency_half_life_days: 3\n"), environ={})["rank"][
         "recency_half_life_days"

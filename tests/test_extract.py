@@ -408,6 +408,16 @@ def test_an_evaluative_tail_is_cut_and_the_sentence_kept():
                                                              "borrowing."]
 
 
+@pytest.mark.parametrize("sentence", [
+    "The Bill addresses the problem of rising rents by capping increases at 3% a year.",  # not the speaker
+    "It is an important point that reserves are mostly buildings, not cash.",  # a claim after "point that"
+    "The Funding Council also mentions that reserves are mostly buildings, not spendable cash.",  # someone else
+])
+def test_meta_patterns_keep_sentences_about_others_and_claims(sentence):
+    first = "University reserves are mostly locked in buildings, not spendable cash."
+    assert writer.without_meta([first, sentence], "Bethan Owen") == [first, sentence]
+
+
 def test_an_insight_that_is_only_about_the_speech_act_is_refused():
     reply = ("Bethan Owen directly addresses the issue of university reserves held in estates across the "
              "whole of the higher education sector.")

@@ -18,7 +18,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,11 +88,11 @@ class LLM:
         options: dict[str, Any] = {"n_ctx": context_size, "n_threads": self.threads,
                                    "n_threads_batch": self.threads, "n_gpu_layers": self.gpu_layers, "verbose": False}
         if model.sha256 is None:
-            self._llama = _load_hub(str(model.path), options)
+            self._llama = self._on_gpu_or_cpu(str(model.path), lambda opts: _load_hub(str(model.path), opts), options)
             local = model_registry.resolve("llm", self._llama.model_path, paths)
             self.name, self.sha256 = model.name, local.sha256
         else:
-            self._llama = self._load(model, options)
+            self._llama = self._on_gpu_or_cpu(str(model.path), lambda opts: _load_local(model, opts), options)
             self.name, self.sha256 = model.name, model.sha256
         log.debug("%s on %s", model.name, devices.llm_device(self.gpu_layers))
         template = self._llama.metadata.get("tokenizer.chat_template") or CHATML
@@ -103,18 +103,16 @@ class LLM:
         self.usage = Usage()
         self.prompt([{"role": "system", "content": "Check."}, {"role": "user", "content": "Is the template safe?"}])
 
-    def _load(self, model: model_registry.ResolvedModel, options: dict[str, Any]) -> Any:
-        """Load a local GGUF; one that fails on the GPU is loaded again on the CPU, with one warning."""
-        from llama_cpp import Llama
-
+    def _on_gpu_or_cpu(self, what: str, load: Callable[[dict[str, Any]], Any], options: dict[str, Any]) -> Any:
+        """`load(options)`; a model that fails on the GPU is loaded again on the CPU, with one warning."""
         try:
-            return Llama(model_path=str(model.path), **options)
-        except (ValueError, RuntimeError, OSError) as exc:
+            return load(options)
+        except ModelError as exc:
             if not self.gpu_layers:
-                raise ModelError(f"cannot load {model.path} with llama.cpp: {exc}") from None
-            log.warning("cannot load %s on the GPU, using the CPU: %s", model.path, exc)
+                raise
+            log.warning("cannot load %s on the GPU, using the CPU: %s", what, exc)
             self.gpu_layers = 0
-            return self._load(model, {**options, "n_gpu_layers": 0})
+            return load({**options, "n_gpu_layers": 0})
 
     def prompt(self, messages: Sequence[dict[str, str]]) -> str:
         """Render chat messages (their content already through extraction.untrusted.neutralize) into a prompt that awaits the reply."""
@@ -203,6 +201,15 @@ def _time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _load_local(model: model_registry.ResolvedModel, options: dict[str, Any]) -> Any:
+    from llama_cpp import Llama
+
+    try:
+        return Llama(model_path=str(model.path), **options)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise ModelError(f"cannot load {model.path} with llama.cpp: {exc}") from None
 
 
 def _load_hub(name: str, options: dict[str, Any]) -> Any:

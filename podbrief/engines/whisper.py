@@ -54,7 +54,7 @@ _NON_SPEECH = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*|[♪♫♬]+")
 class Settings:
     """Decoding settings; recorded in every transcript they produce."""
 
-    beam_size: int = 1
+    beam_size: int = 3  # as transcribe.beam_size's default
     batch_size: int = 8  # windows decoded at once; 1 = sequential decoding
     vad: bool = True
     language: str | None = "en"  # None = detect

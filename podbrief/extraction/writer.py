@@ -46,7 +46,7 @@ GENERIC_NAME = re.compile(r"^(?:the|a|an) (?:host|guest|speaker)$", re.IGNORECAS
 PREFILL = "Idea:"  # the reply is started for the model, so it keeps to the labelled lines
 LINE = re.compile(r"^\s*[*_#]*\s*(idea|reason|topics?)\s*[*_]*\s*:\s*(.*)$", re.IGNORECASE | re.MULTILINE)
 # The verbs a small model reports speech with: REPORTED restates "X argues that Y" as Y, style_problem refuses
-# them after the speaker's name, and META drops a later sentence that only names the speech act.
+# them after the speaker's name, and RESTATED drops a later sentence that only names the speech act.
 REPORTING = (r"argues|says|believes|thinks|explains|notes|suggests|claims|states|points out|emphasi[sz]es|highlights|"
              r"mentions|observes|contends|asserts|maintains")
 SPEECH_ACTS = r"points|warns|recommends|discusses|shares|describes"
@@ -67,15 +67,17 @@ ECHO = re.compile(r"<\s*/?\s*transcript|\b(?:most interesting idea|first sentenc
 # said. An evaluative tail (", providing a clear and compelling argument ...", ", which is a key claim in his
 # answer") is cut from any sentence. A sentence that carries content stays: "X provides an example of how he
 # preferred Claude over GPT 4 ...", "X's reason: the index covers 700 models."
-SUBJECT = r"(?:[Hh]e|[Ss]he|[Tt]hey|(?:[A-Z][\w.'-]*\s+){0,4}[A-Z][\w.'-]*)"  # the speaker, by name or pronoun
+# A capitalised name or a pronoun; `_is_speaker` then checks it is the speaker's ("The Bill addresses ..." stays).
+SUBJECT = r"(?P<subject>[Hh]e|[Ss]he|[Tt]hey|(?:[A-Z][\w.'-]*\s+){0,4}[A-Z][\w.'-]*)"
 META_TAIL = re.compile(r",\s*(?:(?:providing|offering|giving|making|presenting) (?:a|an) (?:(?:clear|compelling|strong|"
                        r"convincing|powerful|persuasive|solid|good|specific|concrete)(?:,? and |,? )?)+(?:argument|case|"
                        r"reason|example|explanation)\b[^.!?]*|which (?:is|was) (?:a|the) (?:key|main|central|core) "
                        r"(?:claim|point|idea|argument) (?:in|of) (?:his|her|their|the) answer)(?=[.!?]$)", re.IGNORECASE)
-META = re.compile(r"^(?:(?:[Tt]his|[Tt]hat|[Ii]t) is (?:a|an) (?:\w+ )?(?:significant|important|key|notable|interesting|bold|"
-                  r"strong|compelling|crucial|central|major) (?:claim|point|statement|argument|idea|insight|observation|"
-                  rf"assertion)\b|{SUBJECT} (?:directly |also |clearly )?(?:addresses|discusses|talks about|touches on|"
-                  r"raises) the (?:issue|question|topic|matter|subject|problem|concern)s? of\b[^,;]*[.!?]$)")
+META_CLAIM = re.compile(r"^(?:[Tt]his|[Tt]hat|[Ii]t) is (?:a|an) (?:\w+ )?(?:significant|important|key|notable|interesting|"
+                        r"bold|strong|compelling|crucial|central|major) (?:claim|point|statement|argument|idea|insight|"
+                        r"observation|assertion)\b(?! that\b)")  # "It is an important point that <a claim>" stays
+META_TOPIC = re.compile(rf"^{SUBJECT} (?:directly |also |clearly )?(?:addresses|discusses|talks about|touches on|raises) "
+                        r"the (?:issue|question|topic|matter|subject|problem|concern)s? of\b[^,;]*[.!?]$")
 RESTATED = re.compile(rf"^{SUBJECT} (?:also )?(?:(?P<reports>{REPORTING}) that|(?:provides|gives|offers|shares) (?:a|an) "
                       r"(?:\w+ )?(?:example|illustration) of how) (?P<rest>.+)$")
 # The share of a framed sentence's content words that the insight's earlier sentences already hold, above which
@@ -206,22 +208,30 @@ def clean_text(raw: str, context: Context, strict: bool = True) -> str:
 
 
 def without_meta(sentences: list[str], speaker: str) -> list[str]:
-    """`sentences` less what only describes the speech act (see META): an evaluative tail is cut, a sentence
+    """`sentences` less what only describes the speech act (META_CLAIM, META_TOPIC, RESTATED): an evaluative tail is cut, a sentence
     that is commentary or a bare topic is dropped, and so is one that restates what came before."""
     names = grounding.content(speaker)
     kept: list[str] = []
     for sentence in sentences:
         sentence = META_TAIL.sub("", sentence)
-        if META.match(sentence) or (kept and _restated(sentence, kept, names)):
+        topic = META_TOPIC.match(sentence)
+        if META_CLAIM.match(sentence) or (topic and _is_speaker(topic.group("subject"), names)) \
+                or (kept and _restated(sentence, kept, names)):
             continue
         kept.append(sentence)
     return kept
 
 
+def _is_speaker(subject: str, names: set[str]) -> bool:
+    """Whether a sentence's subject is the speaker: a pronoun, or words of the speaker's name."""
+    words = grounding.content(subject)
+    return subject.lower() in ("he", "she", "they") or bool(words) and words <= names
+
+
 def _restated(sentence: str, before: list[str], names: set[str]) -> bool:
     """"X mentions that Y." / "X provides an example of how Y." where the insight has already said Y."""
     match = RESTATED.match(sentence)
-    if not match:
+    if not match or not _is_speaker(match.group("subject"), names):
         return False
     said = grounding.content(match.group("rest")) - names
     share = RESTATED_SHARE if match.group("reports") else EXAMPLE_SHARE

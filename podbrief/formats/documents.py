@@ -21,6 +21,7 @@ TRANSCRIPT = Kind("transcript.json", "podbrief.transcript/1")
 INSIGHTS = Kind("insights.json", "podbrief.insights/1")
 CHAPTERS_FILE = "chapters.json"  # Podcasting 2.0 JSON chapters, stored as the publisher serves them
 PUBLISHER_TRANSCRIPT_STEM = "publisher-transcript"  # + the format's suffix: publisher-transcript.vtt
+AUDIO_STEM = "audio"  # + the suffix its media type allows: audio.mp3
 
 # One per feed, day or home.
 FEED = Kind("", "podbrief.feed/1")  # feeds/<feed id>.json

@@ -107,9 +107,15 @@ def speaker_named(insight: Insight) -> float | None:
     speaker = str(insight.get("speaker") or "").strip()
     if not speaker or GENERIC_SPEAKER.match(speaker):
         return None
-    words = {w.lower() for w in re.findall(r"[A-Za-z'-]+", speaker) if len(w) > 2 and w.lower() not in TITLES}
-    text = {w.lower() for w in re.findall(r"[A-Za-z'-]+", str(insight.get("text") or ""))}
-    return 1.0 if words & text else 0.0
+    words = {w.lower() for w in _words(speaker) if len(w) > 1 and w.lower() not in TITLES}
+    if not words:
+        return None
+    return 1.0 if words & {w.lower() for w in _words(str(insight.get("text") or ""))} else 0.0
+
+
+def _words(text: str) -> list[str]:
+    """Words without a possessive: "Smith's" is "Smith"."""
+    return [w.removesuffix("'s").removesuffix("’s") for w in re.findall(r"[A-Za-z][A-Za-z'’-]*", text)]
 
 
 def _weights(interests: dict[Any, Any]) -> dict[str, float]:

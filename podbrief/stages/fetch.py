@@ -20,7 +20,7 @@ from podbrief.config import Config
 from podbrief.errors import InputError, NetworkError, PartialFailure, PodbriefError, describe
 from podbrief.formats import feed as feedformat
 from podbrief.formats import transcripts
-from podbrief.formats.documents import CHAPTERS_FILE, EPISODE, PUBLISHER_TRANSCRIPT_STEM
+from podbrief.formats.documents import AUDIO_STEM, CHAPTERS_FILE, EPISODE, PUBLISHER_TRANSCRIPT_STEM
 from podbrief.net import Client, Fetched, HTTPStatusError, check_url
 from podbrief.progress import Bars, Reporter
 from podbrief.render import clean
@@ -45,7 +45,6 @@ AUDIO_TYPES = {
 }
 # Publishers that omit the type (or send a generic one) still get an allow-listed URL suffix honoured.
 GENERIC_TYPES = {None, "", "application/octet-stream", "binary/octet-stream"}
-# Publisher transcript formats, best first: JSON and VTT can carry speaker names.
 
 
 @dataclass
@@ -242,7 +241,7 @@ def _download_episode(client: Client, paths: Paths, meta: dict[str, Any], with_e
     notes: list[str] = []
     extension = audio_extension(meta["enclosure"])
     if extension and not meta["audio_file"]:
-        audio = directory / f"audio.{extension}"
+        audio = directory / f"{AUDIO_STEM}.{extension}"
         if not audio.exists():
             bar = progress.add(clean(meta["title"])[:40], meta["enclosure"].get("length"))
             try:

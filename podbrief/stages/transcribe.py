@@ -100,7 +100,7 @@ def transcribe_file(path: Path, paths: Paths, config: Config, reporter: Reporter
 def _episode_file(directory: Path, name: object) -> Path:
     """A file named in episode.json; only a plain file name inside the episode dir is accepted."""
     if not isinstance(name, str) or not name or Path(name).name != name or name.startswith("."):
-        raise InputError(f"{directory / 'episode.json'}: bad file name {name!r}")
+        raise InputError(f"{directory / EPISODE.file}: bad file name {name!r}")
     return directory / name
 
 

@@ -140,7 +140,7 @@ def run_pool(jobs: list[Job], model: model_registry.ResolvedModel, decode: Setti
               budget: Budget, on_progress: OnJobProgress) -> Iterator[tuple[Job, Outcome]]:
     """Keep `workers` jobs (or parts) in flight; progress events come back through a queue.
 
-    With fewer jobs than workers, each job is split into parts so that no worker idles.
+    With at least twice as many workers as jobs, each job is split into `workers // jobs` parts.
     """
     context = multiprocessing.get_context("spawn")
     events = context.Queue()
