@@ -41,6 +41,7 @@ NOT_NAMES = {"Mr", "Mrs", "Ms", "Dr", "Madam", "Sir", "Speaker", "Chair", "Every
              "Folks", "Today", "Again", "So", "And", "For", "To", "The", "You", "God", "Both", "Back"}
 HOST, GUEST, SPEAKER = "the host", "a guest", "a speaker"
 ROLES = (HOST, GUEST, SPEAKER)  # what a voice is called when its name is not known
+GENERIC_NAME = re.compile(r"^(?:the|a|an) (?:host|guest|speaker)$", re.IGNORECASE)  # a role (ROLES), not a name
 INTRO_TURNS = 3  # only early self-introductions count ("this is Paris" late in a talk is not a name)
 EDGE_WORDS = 12  # how near a turn's start (or end) a hand-over or a thank-you must be
 

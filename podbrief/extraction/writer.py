@@ -42,7 +42,6 @@ VERIFY = ("Statement: \"{text}\"\nIs this statement faithful to {name}'s answer:
           "else's view, nothing added)? Answer Yes or No.")
 LABEL = re.compile(r"^(?:(?:the )?(?:idea|claim|insight|rewrite|rewritten(?: item)?|item|answer|newsletter item)\s*:\s*)+",
                    re.IGNORECASE)  # a label the model put before its text
-GENERIC_NAME = re.compile(r"^(?:the|a|an) (?:host|guest|speaker)$", re.IGNORECASE)
 PREFILL = "Idea:"  # the reply is started for the model, so it keeps to the labelled lines
 LINE = re.compile(r"^\s*[*_#]*\s*(idea|reason|topics?)\s*[*_]*\s*:\s*(.*)$", re.IGNORECASE | re.MULTILINE)
 # The verbs a small model reports speech with: REPORTED restates "X argues that Y" as Y, style_problem refuses

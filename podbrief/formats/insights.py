@@ -67,7 +67,8 @@ def read(path: Path) -> list[Insight]:
         problem = _problem(item)
         if problem:
             raise InputError(f"{path}: corrupt insight file (insight {number}: {problem})")
-        episode: InsightEpisode = {**(item.get("episode") or {}), "id": (item.get("episode") or {}).get("id") or episode_id}
+        given = item.get("episode") or {}
+        episode: InsightEpisode = {**given, "id": given.get("id") or episode_id}
         insights.append(cast(Insight, {**item, "episode": episode}))  # checked by _problem
     return insights
 

@@ -26,6 +26,7 @@ import numpy as np
 from podbrief.briefs import BriefItem, DeliveredItem, EarlierLink, RelatedInsight
 from podbrief.engines import embed
 from podbrief.errors import ConfigError
+from podbrief.extraction.speakers import GENERIC_NAME
 from podbrief.formats import is_number
 from podbrief.formats.insights import Insight
 
@@ -39,7 +40,6 @@ AVOID_WEIGHT = 2.0
 AFFINITY = {"topic": 0.5, "speaker": 0.3, "show": 0.2}  # how much a rating carries over by shared trait
 QUALITY_SCORES = ("specificity",)  # and "faithful" where extract measured it, and "named" (see _quality)
 TITLES = frozenset({"hon", "right", "the", "mr", "mrs", "ms", "dr", "prof", "sir", "dame"})
-GENERIC_SPEAKER = re.compile(r"^(?:the|a|an) (?:host|guest|speaker)$", re.IGNORECASE)
 
 
 @dataclass
@@ -105,7 +105,7 @@ def speaker_named(insight: Insight) -> float | None:
     an insight without a real name ("the host", "a guest"), which cannot name one. Judged blind, insights that
     name the speaker were the faithful ones more often (they carry the speaker's reason)."""
     speaker = str(insight.get("speaker") or "").strip()
-    if not speaker or GENERIC_SPEAKER.match(speaker):
+    if not speaker or GENERIC_NAME.match(speaker):
         return None
     words = {w.lower() for w in _words(speaker) if len(w) > 1 and w.lower() not in TITLES}
     if not words:

@@ -22,6 +22,7 @@ from podbrief import model_registry, related
 from podbrief.briefs import BriefItem
 from podbrief.config import Config
 from podbrief.extraction import writer
+from podbrief.extraction.speakers import GENERIC_NAME
 from podbrief.formats.insights import Insight
 from podbrief.progress import Reporter
 from podbrief.stages import Budget
@@ -80,7 +81,7 @@ def _poorer(text: str, draft: str, context: writer.Context) -> str | None:
     if len(text.split()) < MIN_SHARE * len(draft.split()):
         return "it is much shorter than the draft (the reason was dropped)"
     surname = context.speaker.split()[-1]
-    if not writer.GENERIC_NAME.match(context.speaker) and surname.lower() not in text.lower():
+    if not GENERIC_NAME.match(context.speaker) and surname.lower() not in text.lower():
         return "it does not name the speaker"
     return None
 
