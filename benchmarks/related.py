@@ -31,6 +31,7 @@ import random
 import re
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,7 +49,9 @@ from podbrief.store import Paths, atomic_write_json
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "related"
 E5 = embed.E5Embedder()
+STANCE_CACHE = Path(__file__).resolve().parent / "related" / "stance.json"
 STANCE_PRECISION = 0.8  # a stance is shown only at a P(yes) where it was right this often on calibration
+LABELS = ("related", "duplicate", "unrelated")
 BRIEF = (5, 3)  # rank.top x rank.related: the related entries a brief can hold, for the per-brief cost
 
 
@@ -76,6 +79,25 @@ def real_pairs() -> tuple[dict[str, dict], list[dict]]:
 def _split(pairs: list[dict], name: str, score: Callable[[dict], float]) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     chosen = [p for p in pairs if p["split"] == name]
     return (np.array([score(p) for p in chosen]), np.array([int(p["label"] == "related") for p in chosen]), chosen)
+
+
+def agreement_table(pairs: list[dict]) -> None:
+    """How the independent reader's labels (the ones measured against) compare with the set author's."""
+    both = Counter((p["author_label"], p["label"]) for p in pairs)
+    agree = sum(n for (a, b), n in both.items() if a == b) / len(pairs)
+    chance = sum(sum(n for (a, _), n in both.items() if a == label) * sum(n for (_, b), n in both.items() if b == label)
+                 for label in {b for _, b in both}) / len(pairs) ** 2
+    print(f"## The two labellings ({len(pairs)} pairs): agreement {agree:.0%}, Cohen's kappa "
+          f"{(agree - chance) / (1 - chance):.2f}\n")
+    print("| author \\ independent reader | " + " | ".join(LABELS) + " |")
+    print("|---|" + "---|" * len(LABELS))
+    for a in LABELS:
+        print(f"| {a} | " + " | ".join(str(both[a, b]) for b in LABELS) + " |")
+    stances = Counter((p.get("author_stance"), p.get("stance")) for p in pairs
+                      if p["label"] == p["author_label"] == "related")
+    print(f"\nStance, on the {sum(stances.values())} pairs both call related: the same for "
+          f"{sum(n for (a, b), n in stances.items() if a == b)}; "
+          + ", ".join(f"{n} {a} -> {b}" for (a, b), n in stances.most_common() if a != b) + ".\n")
 
 
 def real_related_table(pairs: list[dict]) -> None:
@@ -134,38 +156,57 @@ def shown_table(insights: dict[str, dict], pairs: list[dict]) -> None:
     print()
 
 
+def stance_probabilities(insights: dict[str, dict], pairs: list[dict], model: str) -> dict[str, dict[str, float]]:
+    """The stance check's P(yes) per label for every pair some labelling calls related, cached in
+    STANCE_CACHE (keyed by pair and model) so a new labelling is scored without asking the model again."""
+    from podbrief.engines.llm import LLM
+
+    cache_file = STANCE_CACHE.with_name(f"{STANCE_CACHE.stem}-{Path(model).name.removesuffix('.gguf')}.json")
+    cache = json.loads(cache_file.read_text(encoding="utf-8")) if cache_file.exists() else {}
+    wanted = [p for p in pairs if "related" in (p["label"], p.get("author_label")) and p["pair"] not in cache]
+    if wanted:
+        with tempfile.TemporaryDirectory() as home:
+            paths = Paths(Path(home))
+            engine = LLM(model_registry.resolve("llm", model, paths), paths, threads=2, context_size=1024)
+            for n, pair in enumerate(wanted, 1):
+                a, b = insights[pair["a"]]["text"], insights[pair["b"]]["text"]
+                cache[pair["pair"]] = {label: related.stance_probability(engine, a, b, label)
+                                       for label in related.STANCES}
+                if n % 10 == 0 or n == len(wanted):
+                    cache["_cost"] = {"model": engine.name, "prompts": engine.usage.calls,
+                                      "seconds": engine.usage.seconds, "prompt_tokens": engine.usage.prompt_tokens}
+                    atomic_write_json(cache_file, cache)
+    return cache
+
+
 def stance_table(insights: dict[str, dict], pairs: list[dict], model: str) -> None:
     """The stance check on every related pair: the P(yes) threshold per label from the calibration pairs,
     the accuracy of the labels it would show on the held-out ones, and the cost per brief."""
-    from podbrief.engines.llm import LLM
-
-    with tempfile.TemporaryDirectory() as home:
-        paths = Paths(Path(home))
-        engine = LLM(model_registry.resolve("llm", model, paths), paths, threads=1, context_size=1024)
-        ranked = [p for p in pairs if p["label"] == "related"]
-        for pair in ranked:
-            a, b = insights[pair["a"]]["text"], insights[pair["b"]]["text"]
-            pair["p"] = {label: related.stance_probability(engine, a, b, label) for label in related.STANCES}
-    print(f"## Stance check ({engine.name}, 1 thread; shown at the lowest P(yes) that was right >= "
+    probabilities = stance_probabilities(insights, pairs, model)
+    cost = probabilities["_cost"]
+    ranked = [p for p in pairs if p["label"] == "related"]
+    print(f"## Stance check ({cost['model']}, 2 threads; shown at the lowest P(yes) that was right >= "
           f"{STANCE_PRECISION:.0%} on calibration)\n")
     print("| stance | labelled (held-out) | threshold | shown | right | accuracy of shown | recall |")
     print("|---|---|---|---|---|---|---|")
     for label in related.STANCES:
-        calibration = [(p["p"][label], p["stance"] == label) for p in ranked if p["split"] == "calibration"]
+        scored = [(probabilities[p["pair"]][label], p["stance"] == label, p["split"]) for p in ranked]
+        calibration = [(s, right) for s, right, split in scored if split == "calibration"]
         threshold = next((t for t, _ in sorted(calibration) if _precision_at(calibration, t) >= STANCE_PRECISION
                           and sum(1 for s, _ in calibration if s >= t) >= 3), None)
-        held = [(p["p"][label], p["stance"] == label) for p in ranked if p["split"] == "heldout"]
+        held = [(s, right) for s, right, split in scored if split == "heldout"]
         truth = sum(1 for _, right in held if right)
         if threshold is None:
-            print(f"| {label} | {truth} | none reaches it | 0 | 0 | - | 0.00 |")
+            best = max((_precision_at(calibration, t), t) for t, _ in calibration) if calibration else (0.0, 0.0)
+            print(f"| {label} | {truth} | none reaches it (best {best[0]:.2f} at {best[1]:.3f}) | 0 | 0 | - | 0.00 |")
             continue
         shown = [right for s, right in held if s >= threshold]
         accuracy = f"{sum(shown) / len(shown):.2f}" if shown else "-"
         print(f"| {label} | {truth} | {threshold:.3f} | {len(shown)} | {sum(shown)} | {accuracy} "
               f"| {sum(shown) / max(truth, 1):.2f} |")
-    per_prompt = engine.usage.seconds / max(engine.usage.calls, 1)
+    per_prompt = cost["seconds"] / max(cost["prompts"], 1)
     prompts = 2 * BRIEF[0] * BRIEF[1]
-    print(f"\nCost: {per_prompt:.2f} s per prompt ({engine.usage.prompt_tokens / max(engine.usage.calls, 1):.0f} "
+    print(f"\nCost: {per_prompt:.2f} s per prompt ({cost['prompt_tokens'] / max(cost['prompts'], 1):.0f} "
           f"prompt tokens); a brief of {BRIEF[0]} items x {BRIEF[1]} related asks at most {prompts} prompts, "
           f"about {prompts * per_prompt:.0f} s.\n")
 
@@ -358,23 +399,38 @@ def speed_table(count: int = 1000) -> None:
     config = configmod.merge(configmod.defaults(), {"rank": {
         "interests": {"ai": 2.0, "climate": 1.0, "wage growth": 1.0}, "avoid": ["sports"]}})
     print(f"## Ranking {count} synthetic insights (100 episodes, 20 shows, 5 delivered, 10 ratings)\n")
-    print("| run | seconds | top items | related shown |")
-    print("|---|---|---|---|")
-    with tempfile.TemporaryDirectory() as home:
-        paths = Paths(Path(home))
-        for insight in insights[:10]:
-            ratings.rate(paths, insight, 1 if int(insight["id"], 16) % 2 else -1)
-        brief = {"schema": "podbrief.brief/1", "date": "2026-11-24", "created": "2026-11-24T07:00:00Z",
-                 "window": {"since": "2026-11-23T07:00:00Z", "until": "2026-11-24T07:00:00Z"}, "episodes": 1,
-                 "items": [{"rank": r, "score": 1.0, "insight": i, "why": {}, "related": []}
-                           for r, i in enumerate(insights[10:15], 1)], "problems": [], "remaining": {}}
-        atomic_write_json(paths.briefs_dir / "2026-11-24.json", brief)
-        for label in ("cold (embeds every text)", "warm (embedding cache)"):
-            start = time.perf_counter()
-            items = rank.rank(insights, config, paths, now)
-            seconds = time.perf_counter() - start
-            print(f"| {label} | {seconds:.2f} | {len(items)} | {sum(len(i['related']) for i in items)} |")
+    print("| run | embedded at extract time (s) | rank (s) | top items | related shown |")
+    print("|---|---|---|---|---|")
+    for at_extract in (False, True):
+        with tempfile.TemporaryDirectory() as home:
+            paths = _speed_home(Path(home), insights)
+            extract_seconds = "-"
+            if at_extract:  # what stages/extract.run_pending does with the insights it writes
+                start = time.perf_counter()
+                embed.default(paths).passages([i["text"] for i in insights])
+                extract_seconds = f"{time.perf_counter() - start:.2f}"
+            runs = ("first rank, insights embedded by extract",) if at_extract else (
+                "cold (rank embeds every text)", "warm (embedding cache)")
+            for label in runs:
+                start = time.perf_counter()
+                items = rank.rank(insights, config, paths, now)
+                seconds = time.perf_counter() - start
+                print(f"| {label} | {extract_seconds} | {seconds:.2f} | {len(items)} "
+                      f"| {sum(len(i['related']) for i in items)} |")
     print()
+
+
+def _speed_home(home: Path, insights: list[dict]) -> Paths:
+    """A data dir with 10 ratings and one earlier brief of 5 of the insights."""
+    paths = Paths(home)
+    for insight in insights[:10]:
+        ratings.rate(paths, insight, 1 if int(insight["id"], 16) % 2 else -1)
+    brief = {"schema": "podbrief.brief/1", "date": "2026-11-24", "created": "2026-11-24T07:00:00Z",
+             "window": {"since": "2026-11-23T07:00:00Z", "until": "2026-11-24T07:00:00Z"}, "episodes": 1,
+             "items": [{"rank": r, "score": 1.0, "insight": i, "why": {}, "related": []}
+                       for r, i in enumerate(insights[10:15], 1)], "problems": [], "remaining": {}}
+    atomic_write_json(paths.briefs_dir / "2026-11-24.json", brief)
+    return paths
 
 
 if __name__ == "__main__":
@@ -385,6 +441,7 @@ if __name__ == "__main__":
     if arguments.gguf:
         METHODS[f"llama.cpp mean pooling ({Path(arguments.gguf).stem})"] = gguf_similarity(arguments.gguf)
     real_insights, labelled = real_pairs()
+    agreement_table(labelled)
     real_related_table(labelled)
     shown_table(real_insights, labelled)
     if arguments.stance:
