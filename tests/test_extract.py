@@ -17,9 +17,10 @@ from typer.testing import CliRunner
 
 from podbrief import config as configmod
 from podbrief.cli import app
-from podbrief.errors import ExitStatus, InputError
+from podbrief.errors import ExitStatus, InputError, ModelError
 from podbrief.extraction import grounding, labels, passages, speakers, structure, writer
 from podbrief.formats import transcripts
+from podbrief.formats.documents import INSIGHTS
 from podbrief.formats.transcripts import Segment
 from podbrief.stages import extract as stage
 from podbrief.store import Index, Paths, utcnow
@@ -644,6 +645,37 @@ def test_run_pending_marks_done_and_failed_and_one_bad_episode_does_not_stop_the
         assert [row["id"] for row in index.pending("extract")] == [broken]
     again = stage.run_pending(paths, configmod.defaults(), reporter, episode_ids=[good])
     assert again.skipped == 1 and again.done == [] and reporter.lines[-1] == ("done", "up to date")
+
+
+class Unavailable:
+    """An embedder that must not be needed: every call fails."""
+
+    def passages(self, texts):
+        raise ModelError("no embedding model here")
+
+    queries = passages
+
+
+def test_run_pending_embeds_new_insights_for_rank_and_a_failed_embedding_loses_nothing(tmp_path, monkeypatch):
+    from podbrief.engines import embed
+
+    paths = Paths(tmp_path)
+    with Index(paths) as index:
+        first = add_episode(paths, index, "aaaa000000000001", FIXTURES / "transcript.json")
+    replies = [grounded_reply(c.passage) for c in candidates(fixture_transcript(), 20)] * 2
+    monkeypatch.setattr(stage, "Engines", lambda paths, config: FakeEngines(FakeEngine(replies)))
+    assert stage.run_pending(paths, configmod.defaults(), Recorder()).done == [first]
+    texts = [i["text"] for i in json.loads(paths.episode_file(first, INSIGHTS).read_text())["insights"]]
+    assert texts
+    cached = embed.CachedEmbedder(Unavailable(), embed.cache_file(paths)).passages(texts)  # rank's lookup: no model
+    assert cached.shape == (len(texts), embed.DIM)
+
+    with Index(paths) as index:
+        second = add_episode(paths, index, "aaaa000000000002", FIXTURES / "transcript.json")
+    reporter = Recorder()
+    report = stage.run_pending(paths, configmod.defaults(), reporter, episode_ids=[second], embedder=Unavailable())
+    assert report.done == [second] and paths.episode_file(second, INSIGHTS).is_file()
+    assert reporter.said("warning") == ["insights not embedded yet (no embedding model here); rank will embed them"]
 
 
 def test_cli_exit_codes_for_bad_input_and_missing_models(tmp_path, monkeypatch):

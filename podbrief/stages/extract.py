@@ -21,6 +21,7 @@ from typing import Any
 
 from podbrief import model_registry
 from podbrief.config import Config
+from podbrief.engines import embed
 from podbrief.errors import InputError, ModelError, PodbriefError
 from podbrief.extraction import grounding, labels, passages, speakers, structure, writer
 from podbrief.formats import transcripts
@@ -264,10 +265,12 @@ def extract_loose(transcript_path: Path, out: Path | None, config: Config, paths
 
 
 def run_pending(paths: Paths, config: Config, reporter: Reporter, budget: Budget = Budget(),
-                episode_ids: list[str] | None = None) -> StageReport:
-    """Extract insights for the pending episodes (or `episode_ids`); one bad episode never stops the others."""
+                episode_ids: list[str] | None = None, embedder: embed.Embedder | None = None) -> StageReport:
+    """Extract insights for the pending episodes (or `episode_ids`); one bad episode never stops the others.
+    The new insights are embedded into rank's cache at the end, so even a large library ranks warm."""
     report = StageReport("extract")
     engines = Engines(paths, config)
+    written: list[str] = []
     with Index(paths) as index:
         ids = episode_ids if episode_ids is not None else [row["id"] for row in index.pending("extract")]
         for episode_id in ids:
@@ -292,5 +295,18 @@ def run_pending(paths: Paths, config: Config, reporter: Reporter, budget: Budget
                 reporter.say("done", "up to date")
             else:
                 report.done.append(episode_id)
+                written += [insight["text"] for insight in made["insights"]]
                 reporter.say("done", summary(made["stats"]))
+    _embed(written, embedder, paths, reporter)
     return report
+
+
+def _embed(texts: list[str], embedder: embed.Embedder | None, paths: Paths, reporter: Reporter) -> None:
+    """Embed new insight texts while extract holds the cores (about 30 ms a text next to seconds of LLM per
+    insight). The cache is derived data: when this fails, rank embeds them instead."""
+    if not texts:
+        return
+    try:
+        (embedder or embed.default(paths)).passages(texts)
+    except (PodbriefError, OSError) as exc:
+        reporter.say("warning", f"insights not embedded yet ({exc}); rank will embed them")
