@@ -346,6 +346,9 @@ def test_unusable_replies_are_rejected_as_invalid(reply):
      "asks a question"),
     ("Universities sit on huge reserves and should spend them before asking for more money, Bethan Owen says.",
      "from the question"),
+    ("University reserves are mostly tied up in estates, so universities sitting on huge reserves cannot simply "
+     "spend them. Bethan Owen says operating cash services their borrowing.",
+     "question's words in the speaker's mouth"),  # mostly the answer, but carrying the question's charge
 ])
 def test_style_checks_catch_formula_openers_and_the_question_as_a_claim(reply, problem):
     with pytest.raises(writer.Rejected, match=problem) as rejected:

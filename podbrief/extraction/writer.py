@@ -42,6 +42,10 @@ VERIFY = ("Statement: \"{text}\"\nIs this statement faithful to {name}'s answer:
           "else's view, nothing added)? Answer Yes or No.")
 LABEL = re.compile(r"^(?:(?:the )?(?:idea|claim|insight|rewrite|rewritten(?: item)?|item|answer|newsletter item)\s*:\s*)+",
                    re.IGNORECASE)  # a label the model put before its text
+# Content words an insight may share with the question that the answer never uses: more, and the question's
+# charge is being put in the speaker's mouth ("X says the Constitution is no excuse for hiding behind excuses").
+# Measured on the 124 judged insights with a question: 5 have more, 4 of them judged unfaithful (43% overall).
+QUESTION_WORDS_MAX = 2
 PREFILL = "Idea:"  # the reply is started for the model, so it keeps to the labelled lines
 LINE = re.compile(r"^\s*[*_#]*\s*(idea|reason|topics?)\s*[*_]*\s*:\s*(.*)$", re.IGNORECASE | re.MULTILINE)
 # The verbs a small model reports speech with: REPORTED restates "X argues that Y" as Y, style_problem refuses
@@ -255,9 +259,11 @@ def style_problem(text: str, context: Context, strict: bool = True) -> str | Non
     if context.question:
         said, asked = grounding.content(context.answer), grounding.content(context.question)
         claim = grounding.content(text) - grounding.content(f"{context.speaker} {context.questioner or ''}")
-        from_answer, only_asked = len(claim & said), len((claim & asked) - said)
-        if only_asked > from_answer:
+        only_asked = (claim & asked) - said
+        if len(only_asked) > len(claim & said):
             return "its content comes from the question, not the answer"
+        if len(only_asked) > QUESTION_WORDS_MAX:
+            return f"it puts the question's words in the speaker's mouth ({', '.join(sorted(only_asked)[:4])})"
     return None
 
 
