@@ -124,3 +124,13 @@ def test_a_rewrite_that_drops_the_reason_or_the_speaker_keeps_the_draft():
     shorter = "Claim: Grid batteries got cheap because cell factories scaled up quickly."  # no reason, no name
     engine = ScriptedEngine([shorter], [0.9])  # the one verdict is for the extracted text
     assert polish.polish_one(engine, copy.deepcopy(finalist(1)["insight"])) == ("kept", EXTRACTED)
+
+
+def test_a_rewrite_that_appends_an_unsupported_sentence_keeps_the_draft():
+    appended = EXTRACTED + " This matters because it ensures that households will pay less for electricity soon."
+    engine = ScriptedEngine([appended], [0.9])  # the one verdict is for the extracted text
+    assert polish.polish_one(engine, copy.deepcopy(finalist(1)["insight"])) == ("kept", EXTRACTED)
+    why = polish._poorer(appended, EXTRACTED, polish.context_of(finalist(1)["insight"]))
+    assert why is not None and "adds a sentence the answer does not support" in why
+    supported = EXTRACTED + " The inverter and the grid connection now cost more than the cells themselves."
+    assert polish._poorer(supported, EXTRACTED, polish.context_of(finalist(1)["insight"])) is None

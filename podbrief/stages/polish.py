@@ -21,7 +21,7 @@ from typing import Any
 from podbrief import model_registry, related
 from podbrief.briefs import BriefItem
 from podbrief.config import Config
-from podbrief.extraction import writer
+from podbrief.extraction import grounding, passages, writer
 from podbrief.extraction.speakers import GENERIC_NAME
 from podbrief.formats.insights import Insight
 from podbrief.progress import Reporter
@@ -34,6 +34,10 @@ POLISH = ("Here is a draft item about {name}'s answer: \"{text}\"\nRewrite it fo
           "end with why it matters only if {name} says so. Mention {name} by name once, but not as the first words. "
           "Use only what {name} says.")
 MIN_SHARE = 0.8  # a rewrite under this share of the draft's words has lost its reason
+# A rewrite's sentence with at least this share of content words new to the draft is an added sentence: it must be
+# as well supported by the answer as a whole insight (grounding.MIN_SUPPORT), not merely share a third of its words
+# (writer.SENTENCE_SUPPORT). Seen: the draft kept whole, then "This matters because it ensures ..." appended.
+ADDED_SHARE = 0.5
 log = logging.getLogger(__name__)
 
 
@@ -83,6 +87,12 @@ def _poorer(text: str, draft: str, context: writer.Context) -> str | None:
     surname = context.speaker.split()[-1]
     if not GENERIC_NAME.match(context.speaker) and surname.lower() not in text.lower():
         return "it does not name the speaker"
+    drafted, said = grounding.content(draft), grounding.content(context.answer)
+    names = grounding.content(f"{context.speaker} {context.questioner or ''}")
+    for sentence in passages.sentences(text):
+        words = grounding.content(sentence) - names
+        if len(words - drafted) >= ADDED_SHARE * len(words) and len(words & said) < grounding.MIN_SUPPORT * len(words):
+            return f"it adds a sentence the answer does not support ({sentence[:50]!r})"
     return None
 
 
