@@ -20,7 +20,7 @@ from typing import Protocol
 from podbrief.extraction import grounding, passages
 from podbrief.extraction.untrusted import neutralize
 
-PROMPT_VERSION = "2026-12-01.3"  # .3: sentences about the speech act dropped (META)
+PROMPT_VERSION = "2026-12-01.4"  # .3: sentences about the speech act dropped (META); .4: QUESTION_WORDS_MAX
 MAX_SENTENCES = 3
 MIN_WORDS = 15
 MAX_WORDS = 70
