@@ -38,6 +38,21 @@ def test_a_handover_names_the_next_voice_and_a_thank_you_the_previous_one():
     assert name_speakers(spoken, None) == {"SPEAKER_00": "the host", "SPEAKER_01": "Jane", "SPEAKER_02": "Omar"}
 
 
+def test_the_one_voice_left_gets_the_one_listed_person_left_and_only_then():
+    spoken = turns(("SPEAKER_00", "Today: standards in care. Jane Doe, your question."), ("SPEAKER_01", "Why not?"),
+                   ("SPEAKER_02", "Because the provinces run care homes."), ("SPEAKER_01", "They failed."))
+    episode = {"persons": [{"name": "Alice Smith", "role": "host"}, {"name": "Jane Doe", "role": "guest"},
+                           {"name": "Omar Haddad", "role": "guest"}]}
+    assert name_speakers(spoken, episode) == {
+        "SPEAKER_00": "Alice Smith", "SPEAKER_01": "Jane Doe", "SPEAKER_02": "Omar Haddad"}
+    extra = [*spoken, *turns(("SPEAKER_03", "May I add something?"))]  # a voice more than the feed lists
+    assert name_speakers(extra, episode) == {
+        "SPEAKER_00": "Alice Smith", "SPEAKER_01": "Jane Doe", "SPEAKER_02": "a guest", "SPEAKER_03": "a guest"}
+    unclued = turns(*[(label, "Hello there.") for label in ("SPEAKER_00", "SPEAKER_01", "SPEAKER_02")])
+    assert name_speakers(unclued, episode) == {  # two voices, two guests: no way to tell which is which
+        "SPEAKER_00": "Alice Smith", "SPEAKER_01": "a guest", "SPEAKER_02": "a guest"}
+
+
 def test_a_self_introduction_names_its_voice_but_only_early():
     spoken = turns(("SPEAKER_00", "This is Diane in New Jersey."), ("SPEAKER_01", "Hi, I'm Carl Weber."))
     assert name_speakers(spoken, None) == {"SPEAKER_00": "the host", "SPEAKER_01": "Carl Weber"}

@@ -91,19 +91,21 @@ def _names(segments: Sequence[Segment], episode: dict[str, Any] | None,
         names[None] = persons[0]["name"] if len(persons) == 1 else SPEAKER
         return names
     names.update(_spoken(segments, people, taken=set(names.values()), named=set(names)))
-    unnamed = [label for label in order if label not in names]
-    taken = set(names.values())
     # Fewer voices than listed people: diarization merged some, so no voice's role is certain.
     merged = len(order) < len(people)
-    for label in unnamed:
+    for label in order:
+        if label in names:
+            continue
+        taken = set(names.values())
         if merged:
             names[label] = HOST if label == order[0] else GUEST
         elif label == order[0] and len(hosts) == 1 and hosts[0] not in taken:
             names[label] = hosts[0]
         elif label == order[0]:
             names[label] = HOST
-        elif len(guests) == 1 and len(order) == 2 and guests[0] not in taken:
-            names[label] = guests[0]
+        elif len(order) == len(guests) + max(len(hosts), 1) and [v for v in order if v not in names] == [label] \
+                and len(left := [p for p in people if p not in taken]) == 1:
+            names[label] = left[0]  # one voice per person (an unlisted host opens), and this is the one left
         else:
             names[label] = GUEST
     return names
