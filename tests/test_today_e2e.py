@@ -1,8 +1,9 @@
 """End to end with real models: add a feed served by the local HTTP server -> today -> the brief.
 
-Two feeds carry the three bundled demo episodes (7.7 minutes of espeak-ng speech on care
-for seniors, each with its publisher's WebVTT transcript with speaker names; the ASR path is
-tested on real speech in test_transcribe.py and test_diarize.py), extracted by the default GGUF (Qwen 1.5B) and the finalists polished by it: the smallest
+Two feeds carry the three bundled demo episodes (6.3 minutes of espeak-ng speech on care
+for seniors; two with their publisher's WebVTT transcript with speaker names, one audio only, so
+tiny.en transcribes it, diarization finds its two voices and the feed's people name them; the
+ASR path is tested on real speech in test_transcribe.py and test_diarize.py), extracted by the default GGUF (Qwen 1.5B) and the finalists polished by it: the smallest
 one (smollm2-135m) extracts no valid insight from them, so it cannot show that grounding,
 verification and related insights (where any are found) work. A brief of 3 items, to bound the polish's time. `podbrief demo` itself,
 the same work through its own server, is the slow test at the end.
@@ -68,11 +69,14 @@ def test_add_feed_then_today_makes_a_grounded_verified_brief(home, server, set_c
     for item in brief["items"]:
         assert item["insight"]["scores"]["faithful"] >= 0.6  # verified at extraction (and again by polish)
         assert "context" not in item["insight"]  # the reader gets the insight, not the answer it came from
-    # Publisher transcripts with speaker names: no ASR, and every insight names a listed person.
+    # Publisher transcripts with speaker names, and one episode through ASR and diarization: every voice, and so
+    # every insight, carries a listed person's name.
     persons = {person["name"] for show in demo.shows() for episode in show["episodes"] for person in episode["persons"]}
     assert {item["insight"]["speaker"] for item in brief["items"]} <= persons
-    sources = {json.loads(path.read_text())["source"] for path in (home / "episodes").glob("*/transcript.json")}
-    assert sources == {"publisher"}
+    transcripts = [json.loads(path.read_text()) for path in (home / "episodes").glob("*/transcript.json")]
+    assert sorted(t["source"] for t in transcripts) == ["asr", "publisher", "publisher"]
+    heard = next(t for t in transcripts if t["source"] == "asr")
+    assert {s["speaker"] for s in heard["segments"]} == {"Rhian Evans", "Don Davies"}
 
     again = runner.invoke(app, ["today"])
     assert again.exit_code == ExitStatus.NOTHING_NEW
