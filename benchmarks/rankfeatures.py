@@ -1,6 +1,7 @@
 """Which rank-time features predict what blind readers judged (benchmarks/quality/judged/), no model needed.
 
     python benchmarks/rankfeatures.py            # the feature table, the meta-sentence split, the score comparison
+    python benchmarks/rankfeatures.py --measure-each   # first ask Qwen 1.5B the per-sentence check (~20 min)
 
 Each judged insight is joined to its saved run (benchmarks/quality/runs/) through the blind list's key. For
 every feature the brief's score could use, the AUC against judged F (0.5 = no signal, above = higher means
@@ -27,6 +28,7 @@ from quality import JUDGED, RUNS, relabelled  # noqa: E402
 from podbrief.extraction import grounding, labels, passages, writer  # noqa: E402
 from podbrief.ranking import score  # noqa: E402
 
+EACH = ROOT / "benchmarks" / "quality" / "verify-each-qwen2.5-1.5b.json"  # writer.verify / verify_each per judged insight
 NEW = ("new-1.5b", "new-1.5b-polish")
 HELD_OUT = "heldout-1.5b"  # five episodes extracted after the score was chosen (docs/extract.md)
 RECENCY = {"val/covid_2": 0.0, "val/covid_6": 0.0}  # as in the brief-day run: now 2024-06-02, half-life 7 days; PAI 1 day old
@@ -263,6 +265,7 @@ def main() -> None:
 
     loeo_selection(pool)
     held_out([r for r in rows if r["variant"] == HELD_OUT])
+    per_sentence(rows)
 
 
 def held_out(rows: list[dict]) -> None:
@@ -324,5 +327,61 @@ def loeo_selection(pool: list[dict]) -> None:
               f"{'; '.join(chosen) if label != 'old parts' else 'surprise+specificity+actionability+faithful'} |")
 
 
+def _each_context(record: dict) -> writer.Context:
+    """The polish context of a judged insight: its answer and the speaker's next words, with the question."""
+    stored = record["context"]
+    return writer.Context(" ".join([stored["answer"], stored.get("following") or ""]).strip(), record["speaker"],
+                          stored.get("question") or "", stored.get("questioner"))
+
+
+def measure_each(rows: list[dict]) -> None:
+    """writer.verify and writer.verify_each (Qwen 1.5B, 2 threads) on the judged insights of new-1.5b and the
+    held-out run, saved to EACH."""
+    import tempfile
+
+    from podbrief import model_registry
+    from podbrief.engines.llm import LLM
+    from podbrief.store import Paths
+
+    with tempfile.TemporaryDirectory() as home:
+        paths = Paths(Path(home))
+        engine = LLM(model_registry.resolve("llm", "qwen2.5-1.5b", paths), paths, threads=2, context_size=2048)
+        measured = {}
+        for row in rows:
+            if row["variant"] in ("new-1.5b", HELD_OUT):
+                context, text = _each_context(row["record"]), relabelled(row["record"]["text"])
+                measured[f"{row['variant']}:{row['index']}"] = {
+                    "whole": writer.verify(engine, context, text), "each": writer.verify_each(engine, context, text)}
+    EACH.write_text(json.dumps(measured, indent=1, sort_keys=True) + "\n")
+
+
+def per_sentence(rows: list[dict]) -> None:
+    """The per-sentence check (EACH) against the whole-text one, on the design day and the held-out day."""
+    if not EACH.exists():
+        return
+    measured = json.loads(EACH.read_text())
+    print(f"\nThe verifier asked of each sentence (writer.verify_each) against the whole text (writer.verify), "
+          f"same context, Qwen 1.5B ({EACH.name})\n")
+    print("| insights | n | judged F | AUC F: whole | AUC F: lowest sentence | kept at lowest sentence >= 0.8: n, F | "
+          "day top 5, shipped score on the whole: F, mean G | on the lowest sentence: F, mean G |")
+    print("|---|---|---|---|---|---|---|---|")
+    for variant, label in (("new-1.5b", "design day (new-1.5b)"), (HELD_OUT, "held-out day")):
+        part = [r for r in rows if r["variant"] == variant and f"{variant}:{r['index']}" in measured]
+        for r in part:
+            r["features"].update({f"P(yes) {k}": v for k, v in measured[f"{variant}:{r['index']}"].items()})
+        fs = [r["F"] for r in part]
+        kept = [r for r in part if r["features"]["P(yes) each"] >= 0.8]
+        cells = []
+        for verified in ("P(yes) whole", "P(yes) each"):
+            picks = day_picks(part, lambda f, v=verified: (f["specificity"] + f[v] + f["names the speaker"]) / 3)
+            cells.append(f"{sum(r['F'] for r in picks)}/5, {statistics.mean(r['G'] for r in picks):.2f}")
+        print(f"| {label} | {len(part)} | {statistics.mean(fs):.0%} | "
+              f"{auc([r['features']['P(yes) whole'] for r in part], fs):.2f} | "
+              f"{auc([r['features']['P(yes) each'] for r in part], fs):.2f} | "
+              f"{len(kept)}, {statistics.mean(r['F'] for r in kept):.0%} | {cells[0]} | {cells[1]} |")
+
+
 if __name__ == "__main__":
+    if "--measure-each" in sys.argv:
+        measure_each(judged())
     main()

@@ -31,13 +31,15 @@ runner = CliRunner()
 
 class FakeEngine:
     """Answers the writer's questions from a script: `texts` in order for the insight text, fixed
-    topics, and the verifier's P(yes) from `verdicts` in order (default 0.9: faithful)."""
+    topics, the verifier's P(yes) from `verdicts` in order (default 0.9: faithful), and `each` for
+    every per-sentence check."""
 
     name, sha256 = "fake", "f" * 64
 
     def __init__(self, texts: list[str] | None = None, topics: str = "university finance, reserves",
-                 verdicts: list[float] | None = None):
+                 verdicts: list[float] | None = None, each: float = 0.8):
         self.texts = list(texts or [])
+        self.each = each
         self.topics = topics
         self.verdicts = list(verdicts or [])
         self.prompts: list[str] = []
@@ -53,6 +55,8 @@ class FakeEngine:
 
     def yes_probability(self, prompt):
         self.prompts.append(prompt)
+        if "say or clearly mean this in the answer above" in prompt:  # writer.verify_each, per sentence
+            return self.each
         return self.verdicts.pop(0) if self.verdicts else 0.9
 
 
@@ -437,6 +441,17 @@ def test_a_copied_reply_is_rejected_as_a_copy():
     assert rejected.value.reason == "copy"
 
 
+def test_each_sentence_is_verified_on_its_own_and_the_weakest_counts():
+    """One invented sentence behind a faithful one: asked of the whole, the model tends to pass it."""
+    engine = FakeEngine()
+    doubted = "He warns that Welsh universities will all close by next winter."
+    engine.yes_probability = lambda prompt: (engine.prompts.append(prompt), 0.2 if doubted in prompt else 0.9)[1]  # type: ignore[method-assign]
+    first = "University reserves are mostly locked in buildings, not spendable cash."
+    assert writer.verify_each(engine, CONTEXT, f"{first} {doubted}") == 0.2
+    assert len(engine.prompts) == 2 and first in engine.prompts[0] and doubted not in engine.prompts[0]
+    assert writer.verify_each(engine, CONTEXT, first) == 0.9
+
+
 def test_a_good_reply_is_cleaned_verified_and_tagged():
     engine = FakeEngine([GOOD + " KIND: claim {\"json\": true} and an unfinished"],
                         topics="Higher Education; FINANCE!, reserves, extra tag, fifth", verdicts=[0.83])
@@ -523,7 +538,7 @@ def test_extract_keeps_grounded_verified_insights_and_counts_every_drop():
     full = " ".join(" ".join(s.text.split()) for s in transcript.segments)
     for insight in insights:
         assert insight["speaker"] in {"Bethan Owen", "Dr David Blaney", "Angela Burns AM"}
-        assert insight["scores"]["faithful"] >= writer.FAITHFUL_MIN
+        assert insight["scores"]["faithful"] >= writer.FAITHFUL_MIN and insight["scores"]["faithful_each"] == 0.8
         assert insight["context"]["answer"] in full  # what polish will rewrite from
         quote = insight["quote"]
         assert quote["text"] in full  # verbatim

@@ -42,6 +42,8 @@ class ScriptedEngine:
 
     def yes_probability(self, prompt):
         self.prompts.append(prompt)
+        if "say or clearly mean this in the answer above" in prompt:  # writer.verify_each, per sentence
+            return 0.85
         return self.verdicts.pop(0)
 
 
@@ -57,7 +59,7 @@ def test_a_finalist_is_rewritten_when_the_rewrite_passes_the_check():
     engine = ScriptedEngine([POLISHED], [0.9])
     insight = copy.deepcopy(finalist(1)["insight"])
     assert polish.polish_one(engine, insight) == ("rewritten", POLISHED)
-    assert insight["scores"]["faithful"] == 0.9
+    assert insight["scores"]["faithful"] == 0.9 and insight["scores"]["faithful_each"] == 0.85  # the rewrite's own
     assert "Why did batteries get cheaper?" in engine.prompts[0] and EXTRACTED in engine.prompts[0]
 
 

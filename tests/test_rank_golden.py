@@ -138,3 +138,5 @@ def test_quality_reads_specificity_the_verifier_and_whether_the_speaker_is_named
                    "faithful 0.87, named 0.00)"] and none == []
     older = {"speaker": "the host", "text": "x", "scores": {"surprise": 0.9, "specificity": 0.5, "actionability": 0.9}}
     assert Scorer._quality(older) == (0.5, [])  # no verifier score: specificity alone; no name part for "the host"
+    each = {**attributed, "scores": {**attributed["scores"], "faithful_each": 0.5}}  # one sentence it doubts
+    assert Scorer._quality(each) == (pytest.approx((0.7 + 0.5 + 1) / 3), [])  # the per-sentence check wins

@@ -20,7 +20,7 @@ from typing import Protocol
 from podbrief.extraction import grounding, passages
 from podbrief.extraction.untrusted import neutralize
 
-PROMPT_VERSION = "2026-12-01.4"  # .3: sentences about the speech act dropped (META); .4: QUESTION_WORDS_MAX
+PROMPT_VERSION = "2026-12-01.5"  # .3: META sentences dropped; .4: QUESTION_WORDS_MAX; .5: verify_each
 MAX_SENTENCES = 3
 MIN_WORDS = 15
 MAX_WORDS = 70
@@ -40,6 +40,8 @@ RETRY_NOTE = "\nUse your own words, not the transcript's sentences."
 VERIFY = ("Statement: \"{text}\"\nIs this statement faithful to {name}'s answer: does {name} say or clearly mean "
           "every part of it, with the same stance (not the opposite, not only words from the question, not someone "
           "else's view, nothing added)? Answer Yes or No.")
+VERIFY_SENTENCE = ("Statement: \"{text}\"\nDoes {name} say or clearly mean this in the answer above, with the same "
+                   "stance (not only words from the question, not someone else's view, nothing added)? Answer Yes or No.")
 LABEL = re.compile(r"^(?:(?:the )?(?:idea|claim|insight|rewrite|rewritten(?: item)?|item|answer|newsletter item)\s*:\s*)+",
                    re.IGNORECASE)  # a label the model put before its text
 # Content words an insight may share with the question that the answer never uses: more, and the question's
@@ -152,6 +154,15 @@ def write(engine: Engine, context: Context, retry: bool = False) -> Draft:
 def verify(engine: Engine, context: Context, text: str) -> float:
     """P(yes) that `text` is faithful to the answer, asked afresh (not as a follow-up of the model's own reply)."""
     return engine.yes_probability(engine.prompt(messages(context, VERIFY.format(text=text, name=context.speaker))))
+
+
+def verify_each(engine: Engine, context: Context, text: str) -> float:
+    """The lowest P(yes) over the sentences of `text`, each asked on its own. Asked of the whole, one wrong
+    sentence hides behind right ones: on the blind-judged insights this one ranks the faithful ones better
+    (AUC 0.77 on both the design and the held-out episodes, against 0.55-0.68 for `verify`), so rank reads it;
+    `verify` stays the drop filter (FAITHFUL_MIN is measured for it on the labelled set)."""
+    return min(engine.yes_probability(engine.prompt(messages(context, VERIFY_SENTENCE.format(
+        text=sentence, name=context.speaker)))) for sentence in passages.sentences(text) or [text])
 
 
 def compose(raw: str, context: Context, strict: bool = True) -> tuple[str, list[str]]:

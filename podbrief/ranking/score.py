@@ -3,7 +3,8 @@
   interest  sum over `rank.interests` of weight x match (1 for a topic or a word of the
             text, up to 0.5 for a similar meaning by embedding)
   quality   mean of the insight's specificity (0..1) and, where extract recorded the verifier's P(yes)
-            that it is faithful, of that P(yes) and 1/0 for whether the text names its speaker (its
+            that it is faithful (`faithful_each`, the lowest over its sentences, else `faithful`, asked of
+            the whole), of that P(yes) and 1/0 for whether the text names its speaker (its
             reason sentence survived; left out for "the host"/"a guest"). Chosen on the blind judgements
             (benchmarks/rankfeatures.py, docs/extract.md "What the brief's score should read"):
             surprise and actionability did not predict what readers judged faithful or good
@@ -38,7 +39,7 @@ INTEREST_RAMP = (0.80, 0.86)  # interest (query) vs insight: no credit below, fu
 SEMANTIC_CREDIT = 0.5  # a match by meaning counts half of a topic or keyword match
 AVOID_WEIGHT = 2.0
 AFFINITY = {"topic": 0.5, "speaker": 0.3, "show": 0.2}  # how much a rating carries over by shared trait
-QUALITY_SCORES = ("specificity",)  # and "faithful" where extract measured it, and "named" (see _quality)
+QUALITY_SCORES = ("specificity",)  # and "faithful_each" (else "faithful") where extract measured it, and "named"
 TITLES = frozenset({"hon", "right", "the", "mr", "mrs", "ms", "dr", "prof", "sir", "dame"})
 
 
@@ -181,9 +182,10 @@ class Scorer:
     @staticmethod
     def _quality(insight: Insight) -> tuple[float, list[str]]:
         scores = insight.get("scores") or {}
-        names = QUALITY_SCORES + (("faithful",) if "faithful" in scores else ())
+        verified = next((name for name in ("faithful_each", "faithful") if name in scores), None)
+        names = QUALITY_SCORES + ((verified,) if verified else ())
         parts = {name: min(1.0, max(0.0, float(scores.get(name, 0.0)))) for name in names}
-        named = speaker_named(insight) if "faithful" in scores else None  # measured on the verified writer's items
+        named = speaker_named(insight) if verified else None  # measured on the verified writer's items
         if named is not None:
             parts["named"] = named
         value = sum(parts.values()) / len(parts)

@@ -115,8 +115,9 @@ def _attempt(item: structure.Shaped, names: dict[str | None, str], engine: write
             _drop(stats, "unfaithful", f"{where}: the check finds it unfaithful (P(yes) {draft.faithful:.2f}): "
                                        f"{draft.text!r}")
             return None
-        log.debug("%s: kept (P(yes) %.2f) %r", where, draft.faithful, draft.text)
-        return _insight(draft, context, item, quote, episode, episode_id)
+        each = writer.verify_each(engine, context, draft.text)
+        log.debug("%s: kept (P(yes) %.2f, each sentence >= %.2f) %r", where, draft.faithful, each, draft.text)
+        return _insight(draft, each, context, item, quote, episode, episode_id)
     return None
 
 
@@ -126,8 +127,8 @@ def _drop(stats: Stats, reason: str, line: str) -> None:
     log.debug("dropped (%s) %s", reason, line)
 
 
-def _insight(draft: writer.Draft, context: writer.Context, item: structure.Shaped, quote: grounding.Quote,
-             episode: dict[str, Any] | None, episode_id: str | None) -> dict[str, Any]:
+def _insight(draft: writer.Draft, each: float, context: writer.Context, item: structure.Shaped,
+             quote: grounding.Quote, episode: dict[str, Any] | None, episode_id: str | None) -> dict[str, Any]:
     episode = episode or {}
     url = (episode.get("enclosure") or {}).get("url")
     kind = labels.kind_of(draft.text, context.speaker)
@@ -139,7 +140,8 @@ def _insight(draft: writer.Draft, context: writer.Context, item: structure.Shape
                   "link": f"{url}#t={int(quote.start)}" if url else None},
         "kind": kind,
         "topics": draft.topics,
-        "scores": {**labels.scores(draft.text, quote.text, kind, context.speaker), "faithful": round(draft.faithful, 3)},
+        "scores": {**labels.scores(draft.text, quote.text, kind, context.speaker), "faithful": round(draft.faithful, 3),
+                   "faithful_each": round(each, 3)},
         "context": {"answer": context.answer, "following": item.following, "question": context.question,
                     "questioner": context.questioner,
                     "start": round(item.passage.start, 2), "end": round(item.passage.end, 2),

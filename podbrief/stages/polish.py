@@ -111,7 +111,8 @@ def polish_one(engine: writer.Engine, insight: Insight) -> tuple[str | None, str
             raise writer.Rejected("ungrounded", problem)
         faithful = writer.verify(engine, context, text)
         if faithful >= writer.FAITHFUL_MIN:
-            insight["scores"] = {**(insight.get("scores") or {}), "faithful": round(faithful, 3)}
+            insight["scores"] = {**(insight.get("scores") or {}), "faithful": round(faithful, 3),
+                                 "faithful_each": round(writer.verify_each(engine, context, text), 3)}
             return "rewritten", text
         why = f"rewrite unfaithful (P(yes) {faithful:.2f})"
     except writer.Rejected as rejected:
