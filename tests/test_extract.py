@@ -360,6 +360,16 @@ def test_style_checks_catch_formula_openers_and_the_question_as_a_claim(reply, p
     assert rejected.value.reason == "style"
 
 
+def test_the_speakers_own_question_is_not_stated_as_a_fact():
+    asking = writer.Context("Seniors are struggling to make ends meet in this pandemic. Why is the government refusing "
+                            "to increase OAS and GIS benefits to lift seniors out of poverty?", "Scott Duvall")
+    stated = ("The government is refusing to increase OAS and GIS benefits for seniors in poverty. Scott Duvall says "
+              "seniors are struggling to make ends meet.")
+    assert "states the speaker's question as a claim" in (writer.style_problem(stated, asking) or "")
+    asked = "Seniors are struggling to make ends meet in the pandemic, Scott Duvall says, so benefits should rise."
+    assert writer.style_problem(asked, asking) is None
+
+
 def test_the_claim_leads_and_the_speaker_is_named_with_the_reason():
     reply = ("Bethan Owen argues that university savings are mostly buildings rather than cash. Reason: Bethan Owen "
              "says operating cash matters more, because it services borrowing.\nTopics: Reserves, Estates")

@@ -72,7 +72,8 @@ def check_document(made: dict, transcript: Path,
         assert writer.MIN_WORDS <= len(insight["text"].split()) <= writer.MAX_WORDS
         assert writer.style_problem(insight["text"], stage_context(insight), strict=False) is None
         assert insight["kind"] in {"claim", "data point", "prediction", "advice", "contrarian view"}
-        assert set(insight["scores"]) == {"novelty", "surprise", "actionability", "specificity", "faithful"}
+        assert set(insight["scores"]) == {"novelty", "surprise", "actionability", "specificity", "faithful",
+                                          "faithful_each"}
         assert all(0.0 <= value <= 1.0 for value in insight["scores"].values())
         assert insight["scores"]["faithful"] >= writer.FAITHFUL_MIN
         assert insight["context"]["answer"] in full
