@@ -368,6 +368,8 @@ def test_the_speakers_own_question_is_not_stated_as_a_fact():
     assert "states the speaker's question as a claim" in (writer.style_problem(stated, asking) or "")
     asked = "Seniors are struggling to make ends meet in the pandemic, Scott Duvall says, so benefits should rise."
     assert writer.style_problem(asked, asking) is None
+    demanded = "Scott Duvall urges the government to increase OAS and GIS benefits to lift seniors out of poverty."
+    assert writer.style_problem(demanded, asking) is None  # the question reported as the demand it is
 
 
 def test_the_claim_leads_and_the_speaker_is_named_with_the_reason():

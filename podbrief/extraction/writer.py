@@ -52,6 +52,10 @@ QUESTION_WORDS_MAX = 2
 # answer) above which that question is being stated as a fact. Measured on the 124 judged insights with their
 # answer: 10 have such a sentence, 8 of them judged unfaithful (44% overall).
 QUESTION_SHARE = 0.5
+# ...unless the sentence reports it as the demand it was ("Will the government act?" -> "X urges the government to
+# act", "the government should act"): of those 10, the 6 worded so were 2 faithful; the other 4 were all unfaithful.
+DEMAND = re.compile(r"\b(?:should|must|ought to|needs? to|calls? (?:on|for)|urges?|asks?|wants?|demands?|presses|"
+                    r"suggests?|proposes?)\b", re.IGNORECASE)
 PREFILL = "Idea:"  # the reply is started for the model, so it keeps to the labelled lines
 LINE = re.compile(r"^\s*[*_#]*\s*(idea|reason|topics?)\s*[*_]*\s*:\s*(.*)$", re.IGNORECASE | re.MULTILINE)
 # The verbs a small model reports speech with: REPORTED restates "X argues that Y" as Y, style_problem refuses
@@ -290,7 +294,7 @@ def _states_a_question(text: str, context: Context) -> str | None:
     asked = passages.sentences(context.answer)
     for sentence in passages.sentences(text):
         words = grounding.content(sentence) - names
-        if len(words) < 4 or not asked:
+        if len(words) < 4 or not asked or DEMAND.search(sentence):
             continue
         closest = max(asked, key=lambda candidate: len(words & grounding.content(candidate)))
         if closest.rstrip().endswith("?") and len(words & grounding.content(closest)) >= QUESTION_SHARE * len(words):
