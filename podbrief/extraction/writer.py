@@ -49,9 +49,9 @@ LABEL = re.compile(r"^(?:(?:the )?(?:idea|claim|insight|rewrite|rewritten(?: ite
 # Measured on the 124 judged insights with a question: 5 have more, 4 of them judged unfaithful (44% overall).
 QUESTION_WORDS_MAX = 2
 # The share of an insight sentence's content words taken from one question of the speaker's own (a question in the
-# answer) above which that question is being stated as a fact. Measured on the 124 judged insights with their
-# answer: 10 have such a sentence, 8 of them judged unfaithful (44% overall).
-QUESTION_SHARE = 0.5
+# answer) above which that question is being stated as a fact. Measured on the 124 judged insights with their answer
+# (at 0.5): 10 have such a sentence, 8 of them judged unfaithful (44% overall).
+QUESTION_SHARE = 0.4  # 0.35-0.5 refuse the same 4 judged insights; 0.4 also the demo's (6 of 14 words), 0.3 two faithful ones
 # ...unless the sentence reports it as the demand it was ("Will the government act?" -> "X urges the government to
 # act", "the government should act"): of those 10, the 6 worded so were 2 faithful; the other 4 were all unfaithful.
 DEMAND = re.compile(r"\b(?:should|must|ought to|needs? to|calls? (?:on|for)|urges?|asks?|wants?|demands?|presses|"
