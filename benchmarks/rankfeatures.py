@@ -378,7 +378,7 @@ def per_sentence(rows: list[dict]) -> None:
         print(f"| {label} | {len(part)} | {statistics.mean(fs):.0%} | "
               f"{auc([r['features']['P(yes) whole'] for r in part], fs):.2f} | "
               f"{auc([r['features']['P(yes) each'] for r in part], fs):.2f} | "
-              f"{len(kept)}, {statistics.mean(r['F'] for r in kept):.0%} | {cells[0]} | {cells[1]} |")
+              f"{len(kept)}, {statistics.mean([r['F'] for r in kept] or [0]):.0%} | {cells[0]} | {cells[1]} |")
 
 
 if __name__ == "__main__":

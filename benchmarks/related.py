@@ -183,7 +183,7 @@ def stance_table(insights: dict[str, dict], pairs: list[dict], model: str) -> No
     """The stance check on every related pair: the P(yes) threshold per label from the calibration pairs,
     the accuracy of the labels it would show on the held-out ones, and the cost per brief."""
     probabilities = stance_probabilities(insights, pairs, model)
-    cost = probabilities["_cost"]
+    cost = probabilities.get("_cost") or {"model": model, "prompts": 0, "seconds": 0.0, "prompt_tokens": 0}
     ranked = [p for p in pairs if p["label"] == "related"]
     print(f"## Stance check ({cost['model']}, 2 threads; shown at the lowest P(yes) that was right >= "
           f"{STANCE_PRECISION:.0%} on calibration)\n")

@@ -152,6 +152,8 @@ def cues(text: str, speaker: str, start: float, end: float) -> list[dict]:
 def build_episode(show: dict, episode: dict, qmsum: Path, out_dir: Path) -> dict:
     turns = json.loads((qmsum / episode["source"]).read_text(encoding="utf-8"))["meeting_transcripts"]
     first, last = episode["turns"]
+    numbers = [step for step in episode.get("script") or () if isinstance(step, int)]
+    assert not numbers or (numbers[0], numbers[-1]) == (first, last), f"{episode['slug']}: script and turns disagree"
     pause = np.zeros(int(PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
     spoken = [(show["host"], episode["intro"], HOST_VOICE)]
     for step in episode.get("script") or range(first, last + 1):  # a turn's number, or a line the host reads

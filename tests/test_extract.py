@@ -370,6 +370,11 @@ def test_the_speakers_own_question_is_not_stated_as_a_fact():
     assert writer.style_problem(asked, asking) is None
     demanded = "Scott Duvall urges the government to increase OAS and GIS benefits to lift seniors out of poverty."
     assert writer.style_problem(demanded, asking) is None  # the question reported as the demand it is
+    fused = ("The government is refusing OAS and GIS benefits while seniors in this pandemic struggle to make ends "
+             "meet, Scott Duvall says.")  # 6 of its 11 content words from the question (QUESTION_SHARE 0.4)
+    assert "states the speaker's question" in (writer.style_problem(fused, asking) or "")
+    stated = "Seniors in this pandemic are struggling to make ends meet, Scott Duvall says, with benefits too low."
+    assert writer.style_problem(stated, asking) is None  # 2 of its 8 content words from the question
 
 
 def test_the_claim_leads_and_the_speaker_is_named_with_the_reason():

@@ -48,6 +48,13 @@ def test_the_one_voice_left_gets_the_one_listed_person_left_and_only_then():
     extra = [*spoken, *turns(("SPEAKER_03", "May I add something?"))]  # a voice more than the feed lists
     assert name_speakers(extra, episode) == {
         "SPEAKER_00": "Alice Smith", "SPEAKER_01": "Jane Doe", "SPEAKER_02": "a guest", "SPEAKER_03": "a guest"}
+    described = {"description": "With Jane Doe and Omar Haddad."}  # names the notes mention need not speak
+    assert name_speakers(spoken, described)["SPEAKER_02"] == "a guest"
+    cold_open = turns(("SPEAKER_00", "I'm Jane Doe, and this is my story."), ("SPEAKER_01", "Welcome, everyone."),
+                      ("SPEAKER_02", "Thanks."))
+    guests_only = {"persons": [{"name": "Jane Doe", "role": "guest"}, {"name": "Omar Haddad", "role": "guest"}]}
+    assert name_speakers(cold_open, guests_only) == {  # a guest opens: which other voice hosts is not known
+        "SPEAKER_00": "Jane Doe", "SPEAKER_01": "a guest", "SPEAKER_02": "a guest"}
     unclued = turns(*[(label, "Hello there.") for label in ("SPEAKER_00", "SPEAKER_01", "SPEAKER_02")])
     assert name_speakers(unclued, episode) == {  # two voices, two guests: no way to tell which is which
         "SPEAKER_00": "Alice Smith", "SPEAKER_01": "a guest", "SPEAKER_02": "a guest"}

@@ -8,8 +8,9 @@ Names come only from data, never from the model (small models invent roles), str
    thank-you ("Thanks, Bob"); a first name becomes the full name when one listed person has it;
 4. the episode's `podcast:person` list, else the names the title and description introduce
    ("with Bob Lee", "Bob Lee joins us"): the voice that opens the episode is the host, and with
-   one guest and two voices the other is the guest; with fewer voices than listed people
-   (diarization merged some) no voice is named by its role;
+   one voice per person the one voice left unnamed is the one person left (with one guest and two
+   voices, the other is the guest; beyond two voices only for a `podcast:person` list); with fewer
+   voices than listed people (diarization merged some) no voice is named by its role;
 5. otherwise "the host" for the opening voice and "a guest" for the others (`ROLES`).
 A name claimed for two voices goes to the one with more evidence; the other stays unnamed
 rather than risk a wrong name.
@@ -103,12 +104,24 @@ def _names(segments: Sequence[Segment], episode: dict[str, Any] | None,
             names[label] = hosts[0]
         elif label == order[0]:
             names[label] = HOST
-        elif len(order) == len(guests) + max(len(hosts), 1) and [v for v in order if v not in names] == [label] \
+        elif _the_one_left(label, order, names, hosts, guests, episode) \
                 and len(left := [p for p in people if p not in taken]) == 1:
-            names[label] = left[0]  # one voice per person (an unlisted host opens), and this is the one left
+            names[label] = left[0]
         else:
             names[label] = GUEST
     return names
+
+
+def _the_one_left(label: str | None, order: list[str | None], names: dict[str | None, str], hosts: list[str],
+                  guests: list[str], episode: dict[str, Any]) -> bool:
+    """Whether `label` is the one voice not yet named when there is one voice per person: the listed hosts and
+    guests, or, with no host listed, the guests and the opening voice taken as "the host". Beyond two voices only
+    for `podcast:person` lists (a name the description mentions need not speak)."""
+    if not hosts and names.get(order[0]) != HOST:
+        return False  # the opener was named otherwise (a guest's cold open): who hosts is not known
+    if len(order) > 2 and not episode.get("persons"):
+        return False
+    return len(order) == len(guests) + max(len(hosts), 1) and [v for v in order if v not in names] == [label]
 
 
 def _spoken(segments: Sequence[Segment], people: list[str], taken: set[str],

@@ -48,14 +48,15 @@ LABEL = re.compile(r"^(?:(?:the )?(?:idea|claim|insight|rewrite|rewritten(?: ite
 # charge is being put in the speaker's mouth ("X says the Constitution is no excuse for hiding behind excuses").
 # Measured on the 124 judged insights with a question: 5 have more, 4 of them judged unfaithful (44% overall).
 QUESTION_WORDS_MAX = 2
-# The share of an insight sentence's content words taken from one question of the speaker's own (a question in the
-# answer) above which that question is being stated as a fact. Measured on the 124 judged insights with their answer
-# (at 0.5): 10 have such a sentence, 8 of them judged unfaithful (44% overall).
-QUESTION_SHARE = 0.4  # 0.35-0.5 refuse the same 4 judged insights; 0.4 also the demo's (6 of 14 words), 0.3 two faithful ones
-# ...unless the sentence reports it as the demand it was ("Will the government act?" -> "X urges the government to
-# act", "the government should act"): of those 10, the 6 worded so were 2 faithful; the other 4 were all unfaithful.
-DEMAND = re.compile(r"\b(?:should|must|ought to|needs? to|calls? (?:on|for)|urges?|asks?|wants?|demands?|presses|"
-                    r"suggests?|proposes?)\b", re.IGNORECASE)
+# The share of an insight sentence's content words that one of the speaker's own questions (a question in the answer)
+# holds, at or above which that question is being stated as a fact, unless the sentence words it as the demand it was
+# ("Will the government act?" -> "X urges the government to act", "... should act"). On the 124 judged insights with
+# their answer: 11 sentences reach 0.4, 2 of them judged faithful, both worded as demands; the 4 it refuses were all
+# judged unfaithful (44% overall), as at 0.5 and 0.6; at 0.3 it would refuse 10, 4 of them faithful. 0.4 is also the
+# demo's "The government is refusing ... because ..." (6 of its 14 content words from Duvall's "Why ...?").
+QUESTION_SHARE = 0.4
+DEMAND = re.compile(r"\b(?:should|must|ought to|calls? (?:on|for)|urges?|asks?|demands?|presses|suggests?|proposes?)\b",
+                    re.IGNORECASE)
 PREFILL = "Idea:"  # the reply is started for the model, so it keeps to the labelled lines
 LINE = re.compile(r"^\s*[*_#]*\s*(idea|reason|topics?)\s*[*_]*\s*:\s*(.*)$", re.IGNORECASE | re.MULTILINE)
 # The verbs a small model reports speech with: REPORTED restates "X argues that Y" as Y, style_problem refuses
@@ -126,6 +127,10 @@ class Context:
     question: str = ""
     questioner: str | None = None
     title: str | None = None
+
+    def names(self) -> set[str]:
+        """The content words of the speaker's and the questioner's names (they need not be in the answer)."""
+        return grounding.content(f"{self.speaker} {self.questioner or ''}")
 
     def block(self) -> str:
         lines = ["<transcript>"]
@@ -262,7 +267,8 @@ def _restated(sentence: str, before: list[str], names: set[str]) -> bool:
 
 def style_problem(text: str, context: Context, strict: bool = True) -> str | None:
     """Why `text` is not written as an insight (None when it is): a formula opener, the speaker's name
-    first, a question instead of a claim, or content that comes from the question rather than the answer.
+    first, a question instead of a claim, content that comes from the question rather than the answer (or
+    more than QUESTION_WORDS_MAX of the question's own words), or one of the speaker's questions stated as a fact.
 
     Not `strict` (a retry), the speaker's name first is let through: a well-founded item that opens
     with its speaker is worth more to the brief than none."""
@@ -277,7 +283,7 @@ def style_problem(text: str, context: Context, strict: bool = True) -> str | Non
         return "it asks a question instead of stating an idea"
     if context.question:
         said, asked = grounding.content(context.answer), grounding.content(context.question)
-        claim = grounding.content(text) - grounding.content(f"{context.speaker} {context.questioner or ''}")
+        claim = grounding.content(text) - context.names()
         only_asked = (claim & asked) - said
         if len(only_asked) > len(claim & said):
             return "its content comes from the question, not the answer"
@@ -288,17 +294,19 @@ def style_problem(text: str, context: Context, strict: bool = True) -> str | Non
 
 def _states_a_question(text: str, context: Context) -> str | None:
     """A sentence of `text` that restates one of the speaker's own questions as a fact ("Why is the government
-    refusing to raise benefits?" -> "The government is refusing to raise benefits because ..."): the sentence of
-    the answer it shares most content words with is a question, and it holds at least QUESTION_SHARE of them."""
-    names = grounding.content(f"{context.speaker} {context.questioner or ''}")
-    asked = passages.sentences(context.answer)
+    refusing to raise benefits?" -> "The government is refusing to raise benefits because ..."): a question of
+    the answer holds at least QUESTION_SHARE of its content words, and it is not worded as a demand (DEMAND)."""
+    questions = [s for s in passages.sentences(context.answer) if s.rstrip().endswith("?")]
+    if not questions:
+        return None
+    names = context.names()
     for sentence in passages.sentences(text):
         words = grounding.content(sentence) - names
-        if len(words) < 4 or not asked or DEMAND.search(sentence):
+        if len(words) < 4 or DEMAND.search(sentence):
             continue
-        closest = max(asked, key=lambda candidate: len(words & grounding.content(candidate)))
-        if closest.rstrip().endswith("?") and len(words & grounding.content(closest)) >= QUESTION_SHARE * len(words):
-            return f"it states the speaker's question as a claim ({closest[:50]!r})"
+        for question in questions:
+            if len(words & grounding.content(question)) >= QUESTION_SHARE * len(words):
+                return f"it states the speaker's question as a claim ({question[:50]!r})"
     return None
 
 

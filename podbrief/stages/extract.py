@@ -269,7 +269,8 @@ def extract_loose(transcript_path: Path, out: Path | None, config: Config, paths
 def run_pending(paths: Paths, config: Config, reporter: Reporter, budget: Budget = Budget(),
                 episode_ids: list[str] | None = None, embedder: embed.Embedder | None = None) -> StageReport:
     """Extract insights for the pending episodes (or `episode_ids`); one bad episode never stops the others.
-    The new insights are embedded into rank's cache at the end, so even a large library ranks warm."""
+    The new insights are embedded into rank's cache at the end (`embedder`, default embed.default: a CachedEmbedder
+    on that cache), so even a large library ranks warm."""
     report = StageReport("extract")
     engines = Engines(paths, config)
     written: list[str] = []
@@ -299,7 +300,8 @@ def run_pending(paths: Paths, config: Config, reporter: Reporter, budget: Budget
                 report.done.append(episode_id)
                 written += [insight["text"] for insight in made["insights"]]
                 reporter.say("done", summary(made["stats"]))
-    _embed(written, embedder, paths, reporter)
+    if not budget.exhausted():  # out of time: rank embeds them instead
+        _embed(written, embedder, paths, reporter)
     return report
 
 
