@@ -296,7 +296,7 @@ def _states_a_question(text: str, context: Context) -> str | None:
     """A sentence of `text` that restates one of the speaker's own questions as a fact ("Why is the government
     refusing to raise benefits?" -> "The government is refusing to raise benefits because ..."): a question of
     the answer holds at least QUESTION_SHARE of its content words, and it is not worded as a demand (DEMAND)."""
-    questions = [s for s in passages.sentences(context.answer) if s.rstrip().endswith("?")]
+    questions = [(s, grounding.content(s)) for s in passages.sentences(context.answer) if s.rstrip().endswith("?")]
     if not questions:
         return None
     names = context.names()
@@ -304,8 +304,8 @@ def _states_a_question(text: str, context: Context) -> str | None:
         words = grounding.content(sentence) - names
         if len(words) < 4 or DEMAND.search(sentence):
             continue
-        for question in questions:
-            if len(words & grounding.content(question)) >= QUESTION_SHARE * len(words):
+        for question, asked in questions:
+            if len(words & asked) >= QUESTION_SHARE * len(words):
                 return f"it states the speaker's question as a claim ({question[:50]!r})"
     return None
 

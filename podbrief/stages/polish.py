@@ -87,11 +87,11 @@ def _poorer(text: str, draft: str, context: writer.Context) -> str | None:
     surname = context.speaker.split()[-1]
     if not GENERIC_NAME.match(context.speaker) and surname.lower() not in text.lower():
         return "it does not name the speaker"
-    drafted, said, names = grounding.content(draft), grounding.content(context.answer), context.names()
+    drafted, names = grounding.content(draft), [context.speaker, context.questioner or ""]
     for sentence in passages.sentences(text):
-        words = grounding.content(sentence) - names
+        words = grounding.content(sentence) - context.names()
         if words and len(words - drafted) >= ADDED_SHARE * len(words) \
-                and len(words & said) < grounding.MIN_SUPPORT * len(words):
+                and grounding.unsupported(sentence, context.answer, names, grounding.MIN_SUPPORT):
             return f"it adds a sentence the answer does not support ({sentence[:50]!r})"
     return None
 
