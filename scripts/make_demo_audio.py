@@ -87,7 +87,6 @@ SHOWS = [
                 "slug": "national-standards",
                 "title": "Should long-term care have national standards?",
                 "source": "covid_6.json",
-                "turns": (215, 217),
                 # Audio only, two voices: the host narrates the minister's reply between Don Davies' two turns,
                 # so speech recognition, diarization and naming (the feed lists the host and one guest) carry it.
                 "script": (215, "Health Minister Patty Hajdu replied that she is working with the provinces and "
@@ -151,12 +150,13 @@ def cues(text: str, speaker: str, start: float, end: float) -> list[dict]:
 
 def build_episode(show: dict, episode: dict, qmsum: Path, out_dir: Path) -> dict:
     turns = json.loads((qmsum / episode["source"]).read_text(encoding="utf-8"))["meeting_transcripts"]
-    first, last = episode["turns"]
-    numbers = [step for step in episode.get("script") or () if isinstance(step, int)]
-    assert not numbers or (numbers[0], numbers[-1]) == (first, last), f"{episode['slug']}: script and turns disagree"
+    # A script is turn numbers and lines the host reads; without one, every turn of `turns` (first, last).
+    script = episode.get("script") or range(episode["turns"][0], episode["turns"][1] + 1)
+    numbers = [step for step in script if isinstance(step, int)]
+    first, last = numbers[0], numbers[-1]
     pause = np.zeros(int(PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
     spoken = [(show["host"], episode["intro"], HOST_VOICE)]
-    for step in episode.get("script") or range(first, last + 1):  # a turn's number, or a line the host reads
+    for step in script:
         if isinstance(step, str):
             spoken.append((show["host"], step, HOST_VOICE))
             continue
