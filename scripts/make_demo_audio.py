@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Synthesise the bundled demo episodes from QMSum transcript excerpts.
+"""Synthesise the bundled demo episodes from excerpts of real transcripts (Practical AI, QMSum).
 
 Developer tool, not used at run time: it needs espeak-ng (`apt-get install espeak-ng`)
 and PyAV (installed with faster-whisper). Each excerpt is a few turns of a real
-debate from the QMSum validation split (MIT; see podbrief/demo/SOURCES.md). Every
+podcast (Practical AI, CC BY-SA 4.0) or debate (the QMSum validation split, MIT; see
+podbrief/demo/SOURCES.md). Every
 speaker gets their own espeak-ng voice; a short host intro names the speakers so
 the extract stage can attribute insights. Shows marked "transcripts" also publish a
 WebVTT transcript with speaker names, as many hosts do (Podcasting 2.0), so the demo
@@ -13,7 +14,7 @@ shows both the ASR path and the publisher-transcript path. Output, committed to 
     podbrief/demo/transcripts/<slug>.vtt   the publisher transcript, for shows with "transcripts"
     podbrief/demo/shows.json           shows, episodes, persons and descriptions for the demo feeds
 
-Usage: python scripts/make_demo_audio.py [--qmsum /work/shared/data/qmsum/val]
+Usage: python scripts/make_demo_audio.py [--qmsum DIR] [--podcasts DIR]
 """
 
 from __future__ import annotations
@@ -41,38 +42,38 @@ HOST_VOICE = "en-us+m3"
 
 SHOWS = [
     {
-        "slug": "question-period",
-        "title": "Question Period Highlights",
-        "host": "Dana Reyes",
-        "description": "Short cuts from Canada's House of Commons pandemic sittings: the sharpest questions and answers.",
+        "slug": "practical-ai",
+        "title": "Practical AI",
+        "host": "Daniel Whitenack",
+        "description": "Excerpts of Changelog's Practical AI podcast, read by synthetic voices: people who build with AI "
+                       "on what is changing and why.",
         "transcripts": True,
         "episodes": [
             {
-                "slug": "seniors-support",
-                "title": "Is a one-time payment enough for seniors?",
-                "source": "covid_2.json",
-                "turns": (325, 326),
+                "slug": "ai-index-regulation",
+                "title": "The AI Index 2024: where AI regulation is coming from",
+                "source": "practical-ai-276.md",
+                "turns": (26, 28),
                 "age_hours": 3,
                 "speakers": {
-                    "Mr. Scott Duvall (Hamilton Mountain, NDP)": ("Scott Duvall", "guest", "en-us+m5"),
-                    "Hon. Deb Schulte (Minister of Seniors)": ("Deb Schulte", "guest", "en-us+f2"),
+                    "Daniel Whitenack": ("Daniel Whitenack", "host", HOST_VOICE),
+                    "Nestor Maslej": ("Nestor Maslej", "guest", "en-us+m5"),
                 },
-                "intro": "Welcome to Question Period Highlights. Today, Scott Duvall of the New Democrats asks "
-                         "the Minister of Seniors, Deb Schulte, why benefits for seniors are not being raised.",
+                "intro": "Welcome to Practical AI. This is Daniel Whitenack. Today, Nestor Maslej, research manager "
+                         "at the Stanford Institute for Human-Centered AI, on the 2024 AI Index report.",
             },
             {
-                "slug": "long-term-care",
-                "title": "Long-term care: whose job is it?",
-                "source": "covid_6.json",
-                "turns": (74, 79),
+                "slug": "serverless-vectors",
+                "title": "Pinecone on serverless vector databases",
+                "source": "practical-ai-277.md",
+                "turns": (45, 47),
                 "age_hours": 20,
                 "speakers": {
-                    "Mr. Jagmeet Singh (Burnaby South, NDP)": ("Jagmeet Singh", "guest", "en-us+m6"),
-                    "Mr. Jagmeet Singh": ("Jagmeet Singh", "guest", "en-us+m6"),
-                    "Right Hon. Justin Trudeau": ("Justin Trudeau", "guest", "en-us"),
+                    "Daniel Whitenack": ("Daniel Whitenack", "host", HOST_VOICE),
+                    "Roie Schwaber-Cohen": ("Roie Schwaber-Cohen", "guest", "en-us+f2"),
                 },
-                "intro": "Welcome to Question Period Highlights. Jagmeet Singh presses Prime Minister Justin Trudeau "
-                         "on the military report about long-term care homes.",
+                "intro": "Welcome to Practical AI. This is Daniel Whitenack. Today, Roie Schwaber-Cohen, a developer "
+                         "advocate at Pinecone, on vector databases.",
             },
         ],
     },
@@ -148,8 +149,27 @@ def cues(text: str, speaker: str, start: float, end: float) -> list[dict]:
     return segments
 
 
-def build_episode(show: dict, episode: dict, qmsum: Path, out_dir: Path) -> dict:
-    turns = json.loads((qmsum / episode["source"]).read_text(encoding="utf-8"))["meeting_transcripts"]
+def read_turns(source: Path) -> list[dict]:
+    """A source's turns as {"speaker", "content"}: a QMSum meeting (JSON), or a speaker-labelled Markdown
+    transcript (Practical AI), one turn per paragraph."""
+    text = source.read_text(encoding="utf-8")
+    if source.suffix == ".md":
+        return [{"speaker": cue.speaker, "content": cue.text} for cue in transcripts.parse_markdown(text)]
+    return json.loads(text)["meeting_transcripts"]
+
+
+def credit(episode: dict, first: int, last: int) -> str:
+    """Where an excerpt comes from, for the episode's description."""
+    if episode["source"].endswith(".md"):
+        number = re.sub(r"\D", "", episode["source"])
+        return f"Practical AI #{number} (Changelog Media, CC BY-SA 4.0), paragraphs {first}-{last}"
+    told = ", the reply between them told by the host" if episode.get("script") else ""
+    return f"a real session (QMSum {episode['source']}, turns {first}-{last}{told})"
+
+
+def build_episode(show: dict, episode: dict, data: dict[str, Path], out_dir: Path) -> dict:
+    source = data["podcasts" if episode["source"].endswith(".md") else "qmsum"] / episode["source"]
+    turns = read_turns(source)
     # A script is turn numbers and lines the host reads; without one, every turn of `turns` (first, last).
     script = episode.get("script") or range(episode["turns"][0], episode["turns"][1] + 1)
     numbers = [step for step in script if isinstance(step, int)]
@@ -180,9 +200,7 @@ def build_episode(show: dict, episode: dict, qmsum: Path, out_dir: Path) -> dict
         "slug": episode["slug"],
         "title": episode["title"],
         "description": f"{episode['intro']} With {guests}. Hosted by {show['host']}. "
-                       f"Excerpt of a real session (QMSum {episode['source']}, turns {first}-{last}"
-                       f"{', the reply between them told by the host' if episode.get('script') else ''}), "
-                       "read by synthetic voices.",
+                       f"Excerpt of {credit(episode, first, last)}, read by synthetic voices.",
         "persons": persons,
         "audio": audio.name,
         "transcript": write_transcript(segments, out_dir / "transcripts" / f"{episode['slug']}.vtt")
@@ -202,12 +220,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--qmsum", type=Path, default=Path("/work/shared/data/qmsum/val"),
                         help="the QMSum validation split (directory of JSON files)")
+    parser.add_argument("--podcasts", type=Path, default=Path("/work/shared/data/podcasts/practical-ai"),
+                        help="Practical AI's Markdown transcripts")
     args = parser.parse_args()
     for folder in ("audio", "transcripts"):
         (OUT_DIR / folder).mkdir(parents=True, exist_ok=True)
     shows = []
     for show in SHOWS:
-        episodes = [build_episode(show, episode, args.qmsum, OUT_DIR) for episode in show["episodes"]]
+        episodes = [build_episode(show, episode, {"qmsum": args.qmsum, "podcasts": args.podcasts}, OUT_DIR) for episode in show["episodes"]]
         shows.append({key: show[key] for key in ("slug", "title", "host", "description")} | {"episodes": episodes})
         for episode in episodes:
             print(f"{episode['audio']}: {episode['duration']:.0f} s, {episode['bytes'] / 1000:.0f} kB")

@@ -1,7 +1,7 @@
 """End to end with real models: add a feed served by the local HTTP server -> today -> the brief.
 
-Two feeds carry the three bundled demo episodes (6.3 minutes of espeak-ng speech on care
-for seniors; two with their publisher's WebVTT transcript with speaker names, one audio only, so
+Two feeds carry the three bundled demo episodes (7.8 minutes of espeak-ng speech: two Practical AI
+interview excerpts with their publisher's WebVTT transcript with speaker names, and one audio only, so
 tiny.en transcribes it, diarization finds its two voices and the feed's people name them; the
 ASR path is tested on real speech in test_transcribe.py and test_diarize.py), extracted by the default GGUF (Qwen 1.5B) and the finalists polished by it: the smallest
 one (smollm2-135m) extracts no valid insight from them, so it cannot show that grounding,
