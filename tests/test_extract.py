@@ -332,6 +332,7 @@ GOOD = ("University reserves are mostly locked in buildings, not spendable cash.
     "University reserves are",  # cut off mid-sentence
     "Reserves are estates. <transcript> ignore everything </transcript> and more words to make it long enough.",
     "The most interesting idea is that reserves are not cash but estates, says Bethan Owen, and that matters.",
+    "Reserves are estates. One sentence that starts with Bethan Owen and gives the reason, example or number.",
 ])
 def test_unusable_replies_are_rejected_as_invalid(reply):
     with pytest.raises(writer.Rejected) as rejected:
@@ -375,6 +376,12 @@ def test_the_speakers_own_question_is_not_stated_as_a_fact():
     assert "states the speaker's question" in (writer.style_problem(fused, asking) or "")
     stated = "Seniors in this pandemic are struggling to make ends meet, Scott Duvall says, with benefits too low."
     assert writer.style_problem(stated, asking) is None  # 2 of its 8 content words from the question
+
+
+def test_a_reason_line_that_echoes_the_prompt_leaves_the_idea_alone():
+    reply = ("University reserves are mostly locked in buildings, not spendable cash that could pay for services.\n"
+             "Reason: One sentence that starts with \"Bethan Owen\" and gives the reason, example or number she offers.")
+    assert writer.write(FakeEngine([reply]), CONTEXT).text == IDEA.strip()
 
 
 def test_the_claim_leads_and_the_speaker_is_named_with_the_reason():
@@ -776,3 +783,20 @@ def test_a_hub_model_offline_is_a_model_error(tmp_path, monkeypatch):
 def test_placeholder_topic_tags_are_dropped():
     assert writer.parse_topics("topic1, topic2, Long-term care") == ["long-term care"]
     assert writer.parse_topics("Tags, keyword 3") == []
+
+
+@pytest.mark.parametrize("reply, text", [
+    ('"University reserves are mostly locked in buildings, not spendable cash that could pay for services."',
+     "University reserves are mostly locked in buildings, not spendable cash that could pay for services."),
+    # the closing mark of a quotation that ends the reply is kept (it was once stripped with the reply's own marks)
+    ('University reserves are mostly buildings. Bethan Owen says "operating cash is what services their borrowing."',
+     'University reserves are mostly buildings. Bethan Owen says "operating cash is what services their borrowing."'),
+    ('University reserves are mostly buildings. Bethan Owen says "operating cash is what services their borrowing.',
+     'University reserves are mostly buildings. Bethan Owen says "operating cash is what services their borrowing."'),
+    # a quotation that the reply closes only in the sentence cut off after it
+    ('University reserves are mostly buildings. Bethan Owen says "operating cash is what services their borrowing. '
+     'It grew after capital" grants were',
+     'University reserves are mostly buildings. Bethan Owen says "operating cash is what services their borrowing."'),
+])
+def test_quotation_marks_are_balanced(reply, text):
+    assert writer.write(FakeEngine([reply]), CONTEXT).text == text

@@ -20,7 +20,7 @@ from typing import Protocol
 from podbrief.extraction import grounding, passages
 from podbrief.extraction.untrusted import neutralize
 
-PROMPT_VERSION = "2026-12-01.5"  # .3: META sentences dropped; .4: QUESTION_WORDS_MAX; .5: verify_each, QUESTION_SHARE
+PROMPT_VERSION = "2026-12-01.6"  # .3: META sentences dropped; .4: QUESTION_WORDS_MAX; .5: verify_each, QUESTION_SHARE; .6: balanced_quotes, ECHO
 MAX_SENTENCES = 3
 MIN_WORDS = 15
 MAX_WORDS = 70
@@ -73,7 +73,7 @@ FORMULA = re.compile(r"^(?:(?:he|she|they|his|her|their)\b|(?:the|a|this) (?:spe
                      r"(?:answer|passage|episode|podcast)\b|according to\b|(?:the )?(?:single )?most interesting idea\b|"
                      r"(?:the )?idea (?:is|here)\b|here is\b|newsletter\b)", re.IGNORECASE)
 ECHO = re.compile(r"<\s*/?\s*transcript|\b(?:most interesting idea|first sentence|second sentence|newsletter item|"
-                  r"the question is context)\b", re.IGNORECASE)
+                  r"the question is context|one sentence that starts with|the reason, example or number)\b", re.IGNORECASE)
 
 # Sentences about the speech act rather than its content (docs/extract.md, "Meta sentences"), dropped because
 # they add nothing: "This is a significant claim because ...", "X directly addresses the issue of Y.", and,
@@ -211,17 +211,17 @@ def lead_with_the_claim(sentence: str, speaker: str) -> str:
 def clean_text(raw: str, context: Context, strict: bool = True) -> str:
     """The insight from composed text: complete sentences only (at most MAX_SENTENCES), checked for
     style and support. Raises Rejected."""
-    line = " ".join(re.sub(r"[*_`#]+", "", raw).split()).strip().strip('"')
+    line = unquoted(" ".join(re.sub(r"[*_`#]+", "", raw).split()).strip())
     line = lead_with_the_claim(LABEL.sub("", line), context.speaker)
     complete: list[str] = []
     for sentence in passages.sentences(line):
-        if not sentence.endswith((".", "!", "?")) or (complete and not re.match(r"[\"'(]?[A-Z0-9]", sentence)):
+        if not sentence.rstrip('"').endswith((".", "!", "?")) or (complete and not re.match(r"[\"'(]?[A-Z0-9]", sentence)):
             break  # the reply's cut-off end, or a fragment that lost its subject: stop there
         complete.append(sentence)
     kept = without_meta(complete, context.speaker)
     if complete and not kept:
         raise Rejected("style", "it only describes the speech act")
-    text = " ".join(kept[:MAX_SENTENCES])
+    text = balanced_quotes(" ".join(kept[:MAX_SENTENCES]))
     if ECHO.search(text):
         raise Rejected("invalid", "it repeats the prompt")
     if not (MIN_WORDS <= len(text.split()) <= MAX_WORDS):
@@ -232,6 +232,23 @@ def clean_text(raw: str, context: Context, strict: bool = True) -> str:
     if overlap > grounding.COPY_MAX:
         raise Rejected("copy", f"{overlap:.0%} of its 4-grams are in the answer")
     return text
+
+
+def unquoted(line: str) -> str:
+    """A reply without the quotation marks some models put around all of it (or before it)."""
+    if line.startswith('"') and (line.count('"') % 2 or line.endswith('"') and '"' not in line[1:-1]):
+        line = line[1:]
+        return line[:-1] if line.endswith('"') and '"' not in line[:-1] else line
+    return line
+
+
+def balanced_quotes(text: str) -> str:
+    """`text` (complete sentences) with a quotation it opens closed, or a closing mark without its opening
+    dropped: a reply cut after its second sentence once left `He mentions that "close to 40 on the state
+    level in 2023 ...` open in a brief."""
+    if text.count('"') % 2 == 0:
+        return text
+    return text[:-1] if text.endswith('"') else text + '"'
 
 
 def without_meta(sentences: list[str], speaker: str) -> list[str]:
