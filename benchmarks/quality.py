@@ -3,7 +3,6 @@
     python benchmarks/quality.py                 # print every table from the saved runs and judgements
     python benchmarks/quality.py extract NAME --model qwen2.5-1.5b [--checkout DIR]   # one variant's insights
     python benchmarks/quality.py polish NAME --from NEW        # the brief's polish applied to NEW's insights
-    python benchmarks/quality.py rewrite NAME [--from RUNS]    # their answers written again, with and without `about`
     python benchmarks/quality.py brief NAME --model M          # a day of >= 5 episodes -> ranked, polished top 5
     python benchmarks/quality.py blind RUN... --out FILE       # one shuffled list for an independent judge
     python benchmarks/quality.py verifier --model M            # the faithfulness check on the labelled set
@@ -180,70 +179,6 @@ def run_polish(args: argparse.Namespace) -> None:
           f"median {statistics.median(seconds):.1f} s per finalist")
     save(args.name, {"variant": args.name, "model": args.model, "from": args.source, "dropped": dropped,
                      "seconds_per_finalist": seconds, "insights": records})
-
-
-def about_of(name: str) -> str:
-    """What podbrief tells the writer about a data set episode (structure.about: its description, here none,
-    else the host's introduction of the guest)."""
-    from podbrief.extraction import passages, speakers, structure
-    from podbrief.formats.transcripts import Segment
-
-    segments, duration, meta = episode(name)
-    names = speakers.name_speakers([Segment(s.start, s.end, s.text, s.speaker) for s in segments], meta)
-    return structure.about(structure.shape(passages.build_passages(segments), duration, meta), meta, names)
-
-
-def run_rewrite(args: argparse.Namespace) -> None:
-    """Write again, with today's writer, the answers of runs' insights from the episodes that have something
-    `about` them: once without it (`NAME-plain`) and once with it (`NAME`), each as extract would (a retry
-    after a rejected reply, grounding, the verifier's threshold), so the two differ only in that context."""
-    from podbrief.extraction import grounding, writer
-
-    engine = _polish_engine(args.model, args.threads)
-    abouts: dict[str, str] = {}
-    runs: dict[str, list[dict]] = {f"{args.name}-plain": [], args.name: []}
-    dropped: Counter[str] = Counter()
-    for source in args.sources.split(","):
-        for record in json.loads((RUNS / f"{source}.json").read_text())["insights"]:
-            name = record["episode"]
-            if name not in abouts:
-                abouts[name] = about_of(name)
-            if not abouts[name]:
-                continue
-            stored = record["context"]
-            for variant, about in ((f"{args.name}-plain", ""), (args.name, abouts[name])):
-                context = writer.Context(stored["answer"], record["speaker"], stored.get("question") or "",
-                                         stored.get("questioner"), _title(name), about)
-                kept = _rewritten(engine, context)
-                if isinstance(kept, str):
-                    dropped[f"{variant}: {kept}"] += 1
-                    continue
-                quote = grounding.choose_quote(kept.text, stored["answer"])
-                runs[variant].append({"episode": name, "text": kept.text, "speaker": record["speaker"], "quote": quote,
-                                      "start": record["start"], "end": record["end"],
-                                      "scores": {"faithful": round(kept.faithful, 3)},
-                                      "context": {**stored, "about": about}, "transcript": record["transcript"],
-                                      "from": f"{source}:{record['text'][:40]}"})
-    print("dropped:", dict(dropped))
-    for variant, records in runs.items():
-        save(variant, {"variant": variant, "model": args.model, "from": args.sources, "insights": records})
-
-
-def _rewritten(engine, context):
-    """The writer's checked, verified draft for `context`, or why it was dropped (as extract drops it)."""
-    from podbrief.extraction import writer
-
-    why = "invalid"
-    for retry in (False, True):
-        try:
-            draft = writer.write(engine, context, retry=retry)
-        except writer.Rejected as rejected:
-            why = rejected.reason
-            continue
-        if writer.unsupported(draft.text, context.answer, context.known()):
-            return "ungrounded"
-        return draft if draft.faithful >= writer.FAITHFUL_MIN else "unfaithful"
-    return why
 
 
 def _title(name: str) -> str:
@@ -522,10 +457,6 @@ def main() -> None:
     brief.add_argument("--model", default="qwen2.5-1.5b")
     brief.add_argument("--episodes", default=",".join(BRIEF_DAY))
     brief.add_argument("--from", dest="source", help="take the insights from this run instead of extracting")
-    rewrite = sub.add_parser("rewrite")
-    rewrite.add_argument("name")
-    rewrite.add_argument("--from", dest="sources", default="new-1.5b,heldout-1.5b")
-    rewrite.add_argument("--model", default="qwen2.5-1.5b")
     blind = sub.add_parser("blind")
     blind.add_argument("runs", nargs="+")
     blind.add_argument("--out", required=True)
@@ -533,7 +464,7 @@ def main() -> None:
     blind.add_argument("--seed", type=int, default=7)
     verifier = sub.add_parser("verifier")
     verifier.add_argument("--model", default="qwen2.5-1.5b")
-    for command in (extract, polish_cmd, brief, rewrite, verifier):
+    for command in (extract, polish_cmd, brief, verifier):
         command.add_argument("--threads", type=int, default=0)
     args = parser.parse_args()
     if args.command is None:
@@ -542,7 +473,7 @@ def main() -> None:
         return
     if os.environ.get("QUALITY_CHILD") != "1":
         _repo_on_path(ROOT)
-    {"extract": run_extract, "polish": run_polish, "brief": run_brief, "rewrite": run_rewrite, "blind": run_blind,
+    {"extract": run_extract, "polish": run_polish, "brief": run_brief, "blind": run_blind,
      "verifier": run_verifier}[args.command](args)
 
 

@@ -182,40 +182,6 @@ def test_podcast_structure_intro_sponsor_question_answer_outro():
     assert [s.passage.text[:20] for s in picked] == [ANSWER[:20]] * 2  # never the intro, ad, question or outro
 
 
-GUEST_INTRO = ("Welcome to another episode of the Future Grid podcast. I'm Alice Smith, joined by my co-host, Carol "
-               "Diaz, who is an engineer at Ohm Labs. Today we have Bob Lee, who is the head of storage at Volta Grid, "
-               "to talk about batteries and the grid and how they fit together for the people who run it.")
-
-
-def test_about_the_episode_is_the_description_else_the_hosts_introduction_of_the_guest():
-    segments = podcast(("Alice Smith", GUEST_INTRO), ("Bob Lee", "Thanks, Alice, great to be here."),
-                       ("Alice Smith", QUESTION), ("Bob Lee", ANSWER), ("Alice Smith", OUTRO), seconds=120.0)
-    shaped = structure.shape(passages.build_passages(segments), 600.0)
-    names = {"Alice Smith": "Alice Smith", "Bob Lee": "Bob Lee"}
-    # the sentence that introduces the guest, not the greeting, and not the one about the co-host
-    assert structure.about(shaped, None, names) == ("Today we have Bob Lee, who is the head of storage at Volta Grid, "
-                                                    "to talk about batteries and the grid and how they fit together "
-                                                    "for the people who run it.")
-    notes = ("Bob Lee of Volta Grid explains why grid batteries got cheap. Links: https://example.com/volta. "
-             + "Sponsored by Acme. " * 30)
-    told = structure.about(shaped, {"description": notes}, names)  # the feed's description comes first
-    assert told.startswith("Bob Lee of Volta Grid explains why grid batteries got cheap. Sponsored by Acme.")
-    assert "http" not in told and len(told.split()) <= structure.ABOUT_WORDS and told.endswith(".")
-    plain = podcast(("Alice Smith", INTRO), ("Bob Lee", ANSWER), seconds=120.0)
-    assert structure.about(structure.shape(passages.build_passages(plain), 240.0), None, names) == ""
-
-
-def test_the_names_the_episode_context_gives_may_appear_in_an_insight():
-    told = writer.Context(ANSWER, "Bob Lee", QUESTION, "Alice Smith", "Future Grid #12",
-                          "Today we have Bob Lee, who is the head of storage at Volta Grid.")
-    assert "About the episode: Today we have Bob Lee, who is the head of storage at Volta Grid." in told.block()
-    insight = ("Grid batteries got cheap because cell factories kept scaling, and each doubling of production cut "
-               "costs, Bob Lee of Volta Grid says.")
-    assert writer.unsupported(insight, ANSWER, told.known()) is None
-    untold = writer.Context(ANSWER, "Bob Lee", QUESTION, "Alice Smith", "Future Grid #12")
-    assert "name 'Volta'" in (writer.unsupported(insight, ANSWER, untold.known()) or "")
-
-
 def test_a_cold_open_clip_is_skipped_and_marks_the_answer_it_repeats():
     clip = " ".join(passages.sentences(ANSWER)[:2]) + " "  # the editor's cut: the answer's own words
     filler = ("We talked about a lot of things with our guest, from the history of storage to the people who "

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,6 @@ from rapidfuzz import fuzz
 from podbrief.extraction.passages import AD, Passage, passage_score, sentences
 
 QUESTION_WORDS = 80  # the question shown to the model with its answer: its last N words
-ABOUT_WORDS = 60  # what the model is told about the episode: the opening of its description, or the host's introduction
 FOLLOWING_WORDS = 100
 EDGE_SHARE = 0.12  # intros live in the first, outros in the last 12% of an episode ...
 EDGE_SECONDS = 240.0  # ... or its first / last 4 minutes, whichever is longer
@@ -204,40 +203,3 @@ def select(shaped: Sequence[Shaped], count: int, duration: float) -> list[Shaped
         layer = [b[rank] for b in ranked if rank < len(b)]
         order.extend(s for _, s in sorted(layer, key=lambda vs: -vs[0]))
     return order
-
-
-# How a host introduces a guest: "... Nestor Maslej, who is the research manager at the Stanford Institute ..."
-INTRODUCES = re.compile(r"\bwho(?: is|'s) (?:now )?(?:a|an|the|our)\b", re.IGNORECASE)
-
-
-def about(shaped: Sequence[Shaped], episode: dict[str, Any] | None, names: Mapping[str | None, str]) -> str:
-    """What the episode is about, so that an item can say who or what a name is ("Pinecone", "the AI Index",
-    "Canada's House of Commons"): the opening of the feed's description, else the sentences in which a host
-    introduces a guest in the episode's opening ("... Roie Schwaber-Cohen, who is a developer advocate at
-    Pinecone"). At most ABOUT_WORDS words, whole sentences, no links; "" when neither says anything."""
-    description = " ".join(str((episode or {}).get("description") or "").split())
-    if description:
-        told = sentences(description)
-    else:
-        duration = max((s.passage.end for s in shaped), default=0.0)
-        edge = max(EDGE_SECONDS, EDGE_SHARE * duration)
-        hosting = {s.passage.speaker for s in shaped if s.by_host}
-        guests = {names[label].split()[-1] for label in names if label not in hosting and names[label][:1].isupper()}
-        told = [sentence for item in shaped if item.by_host and item.passage.start < edge
-                for sentence in sentences(item.passage.text)
-                if INTRODUCES.search(sentence) and any(_introduced(guest, sentence) for guest in guests)]
-    kept: list[str] = []
-    for sentence in told:
-        if "http" in sentence or "www." in sentence:
-            continue
-        if sum(len(s.split()) for s in kept) + len(sentence.split()) > ABOUT_WORDS:
-            break
-        kept.append(sentence)
-    return " ".join(kept)
-
-
-def _introduced(surname: str, sentence: str) -> bool:
-    """Whether `sentence` names `surname` other than as the co-host ("my co-host, Chris Benson, who is ...")."""
-    name = re.escape(surname)
-    return bool(re.search(rf"\b{name}\b", sentence)) and not re.search(rf"co-?host,?\s+(?:[\w'-]+\s+)?{name}\b",
-                                                                       sentence, re.IGNORECASE)

@@ -20,7 +20,7 @@ from typing import Protocol
 from podbrief.extraction import grounding, passages
 from podbrief.extraction.untrusted import neutralize
 
-PROMPT_VERSION = "2026-12-01.7"  # .3: META sentences dropped; .4: QUESTION_WORDS_MAX; .5: verify_each, QUESTION_SHARE; .6: balanced_quotes, ECHO; .7: Context.about
+PROMPT_VERSION = "2026-12-01.6"  # .3: META sentences dropped; .4: QUESTION_WORDS_MAX; .5: verify_each, QUESTION_SHARE; .6: balanced_quotes, ECHO
 MAX_SENTENCES = 3
 MIN_WORDS = 15
 MAX_WORDS = 70
@@ -127,24 +127,15 @@ class Context:
     question: str = ""
     questioner: str | None = None
     title: str | None = None
-    about: str = ""  # what the feed or the host says the episode is about (structure.about)
 
     def names(self) -> set[str]:
         """The content words of the speaker's and the questioner's names (they need not be in the answer)."""
         return grounding.content(f"{self.speaker} {self.questioner or ''}")
 
-    def known(self) -> list[str]:
-        """Names an insight may use that its answer need not hold: the speaker's, the questioner's, and those the
-        title and `about` give (only words capitalised inside a sentence: "Pinecone", "Stanford")."""
-        told = grounding.CAPITALISED.findall(f"{self.title or ''}. {self.about}")
-        return [self.speaker, self.questioner or "", *dict.fromkeys(told)]
-
     def block(self) -> str:
         lines = ["<transcript>"]
         if self.title:
             lines.append(f"Podcast episode: {neutralize(' '.join(self.title.split()))}")
-        if self.about:
-            lines.append(f"About the episode: {neutralize(self.about)}")
         if self.question:
             lines.append(f"{neutralize(self.questioner or 'The host')} asks: {neutralize(self.question)}")
         lines.append(f"{neutralize(self.speaker)} answers: {neutralize(self.answer)}")

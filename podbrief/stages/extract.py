@@ -67,18 +67,16 @@ def extract(transcript: Transcript, episode: dict[str, Any] | None, engine: writ
     cut = passages.build_passages(transcript.segments)
     shaped = structure.shape(cut, transcript.duration, episode, chapters)
     candidates = structure.select(shaped, count, transcript.duration)[:count * ATTEMPTS_PER_INSIGHT]
-    about = structure.about(shaped, episode, names)
     stats = Stats(passages=len(cut), roles=dict(Counter(item.role for item in shaped)))
     log.debug("%d segments, %.0f s -> %d passages %s (%d candidates); want %d insights",
               len(transcript.segments), transcript.duration, len(cut), stats.roles, len(candidates), count)
     log.debug("speakers: %s; hosts: %s", names, sorted({names[s.passage.speaker] for s in shaped if s.by_host}))
-    log.debug("about the episode: %r", about)
     insights: list[dict[str, Any]] = []
     for item in candidates:
         if len(insights) >= count:
             break
         stats.candidates += 1
-        insight = _attempt(item, names, engine, episode, about, transcript.episode_id, stats)
+        insight = _attempt(item, names, engine, episode, transcript.episode_id, stats)
         if insight is not None:
             insights.append(insight)
     stats.kept = len(insights)
@@ -87,20 +85,18 @@ def extract(transcript: Transcript, episode: dict[str, Any] | None, engine: writ
     return insights, stats
 
 
-def context_of(item: structure.Shaped, names: dict[str | None, str], episode: dict[str, Any] | None,
-               about: str = "") -> writer.Context:
-    """What the writer sees for one passage: the answer, its speaker, the question, the episode's title and
-    what it is about."""
+def context_of(item: structure.Shaped, names: dict[str | None, str], episode: dict[str, Any] | None) -> writer.Context:
+    """What the writer sees for one passage: the answer, its speaker, the question and the episode title."""
     questioner = names.get(item.questioner) if item.question else None
     return writer.Context(item.passage.text, names[item.passage.speaker], item.question, questioner,
-                          (episode or {}).get("title"), about)
+                          (episode or {}).get("title"))
 
 
 def _attempt(item: structure.Shaped, names: dict[str | None, str], engine: writer.Engine,
-             episode: dict[str, Any] | None, about: str, episode_id: str | None, stats: Stats) -> dict[str, Any] | None:
+             episode: dict[str, Any] | None, episode_id: str | None, stats: Stats) -> dict[str, Any] | None:
     """One passage -> an insight, retrying once after an unusable reply; None when dropped."""
     passage = item.passage
-    context = context_of(item, names, episode, about)
+    context = context_of(item, names, episode)
     where = f"passage {passage.index} [{passage.start:.0f}-{passage.end:.0f} s, {passage.words} words, {context.speaker}]"
     for retry in (False, True):
         stats.retries += retry
@@ -110,7 +106,7 @@ def _attempt(item: structure.Shaped, names: dict[str | None, str], engine: write
             if retry:
                 _drop(stats, rejected.reason, f"{where}: {rejected}")
             continue
-        problem = writer.unsupported(draft.text, passage.text, [*names.values(), *context.known()])
+        problem = writer.unsupported(draft.text, passage.text, list(names.values()))
         quote = grounding.locate(grounding.choose_quote(draft.text, passage.text), passage.segments)
         if problem or quote is None:
             _drop(stats, "ungrounded", f"{where}: {problem or 'no quote found in the transcript'}: {draft.text!r}")
@@ -147,7 +143,7 @@ def _insight(draft: writer.Draft, each: float, context: writer.Context, item: st
         "scores": {**labels.scores(draft.text, quote.text, kind, context.speaker), "faithful": round(draft.faithful, 3),
                    "faithful_each": round(each, 3)},
         "context": {"answer": context.answer, "following": item.following, "question": context.question,
-                    "questioner": context.questioner, "about": context.about,
+                    "questioner": context.questioner,
                     "start": round(item.passage.start, 2), "end": round(item.passage.end, 2),
                     "highlighted": item.highlighted},
         "episode": {"id": episode_id, "title": episode.get("title"), "show": episode.get("show"),

@@ -76,7 +76,7 @@ def context_of(insight: Insight) -> writer.Context | None:
     answer = " ".join([stored["answer"], str(stored.get("following") or "")]).strip()
     return writer.Context(answer, str(insight["speaker"]), str(stored.get("question") or ""),
                           stored.get("questioner") if isinstance(stored.get("questioner"), str) else None,
-                          (insight.get("episode") or {}).get("title"), str(stored.get("about") or ""))
+                          (insight.get("episode") or {}).get("title"))
 
 
 def _poorer(text: str, draft: str, context: writer.Context) -> str | None:
@@ -87,7 +87,7 @@ def _poorer(text: str, draft: str, context: writer.Context) -> str | None:
     surname = context.speaker.split()[-1]
     if not GENERIC_NAME.match(context.speaker) and surname.lower() not in text.lower():
         return "it does not name the speaker"
-    drafted, names = grounding.content(draft), context.known()
+    drafted, names = grounding.content(draft), [context.speaker, context.questioner or ""]
     for sentence in passages.sentences(text):
         words = grounding.content(sentence) - context.names()
         if words and len(words - drafted) >= ADDED_SHARE * len(words) \
@@ -101,11 +101,12 @@ def polish_one(engine: writer.Engine, insight: Insight) -> tuple[str | None, str
     context = context_of(insight)
     if context is None:
         return "kept", insight["text"]  # nothing to check against: as extracted
+    names = [context.speaker, context.questioner or ""]
     chat = writer.messages(context, POLISH.format(name=context.speaker, text=insight["text"]))
     why = ""
     try:
         text = writer.clean_text(engine.complete(engine.prompt(chat), max_tokens=130), context)
-        problem = writer.unsupported(text, context.answer, context.known()) or _poorer(text, insight["text"], context)
+        problem = writer.unsupported(text, context.answer, names) or _poorer(text, insight["text"], context)
         if problem:
             raise writer.Rejected("ungrounded", problem)
         faithful = writer.verify(engine, context, text)
