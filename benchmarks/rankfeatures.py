@@ -27,6 +27,7 @@ from quality import JUDGED, RUNS, relabelled  # noqa: E402
 
 from podbrief.extraction import grounding, labels, passages, writer  # noqa: E402
 from podbrief.ranking import score  # noqa: E402
+from podbrief.stages import polish  # noqa: E402
 
 EACH = ROOT / "benchmarks" / "quality" / "verify-each-qwen2.5-1.5b.json"  # writer.verify / verify_each per judged insight
 NEW = ("new-1.5b", "new-1.5b-polish")
@@ -327,13 +328,6 @@ def loeo_selection(pool: list[dict]) -> None:
               f"{'; '.join(chosen) if label != 'old parts' else 'surprise+specificity+actionability+faithful'} |")
 
 
-def _each_context(record: dict) -> writer.Context:
-    """The polish context of a judged insight: its answer and the speaker's next words, with the question."""
-    stored = record["context"]
-    return writer.Context(" ".join([stored["answer"], stored.get("following") or ""]).strip(), record["speaker"],
-                          stored.get("question") or "", stored.get("questioner"))
-
-
 def measure_each(rows: list[dict]) -> None:
     """writer.verify and writer.verify_each (Qwen 1.5B, 2 threads) on the judged insights of new-1.5b and the
     held-out run, saved to EACH."""
@@ -349,7 +343,11 @@ def measure_each(rows: list[dict]) -> None:
         measured = {}
         for row in rows:
             if row["variant"] in ("new-1.5b", HELD_OUT):
-                context, text = _each_context(row["record"]), relabelled(row["record"]["text"])
+                record = row["record"]  # its context as polish reads it: the answer and the speaker's next words
+                context = polish.context_of({"context": record["context"], "speaker": record["speaker"]})
+                if context is None:
+                    continue
+                text = relabelled(record["text"])
                 measured[f"{row['variant']}:{row['index']}"] = {
                     "whole": writer.verify(engine, context, text), "each": writer.verify_each(engine, context, text)}
     EACH.write_text(json.dumps(measured, indent=1, sort_keys=True) + "\n")

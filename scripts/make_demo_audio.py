@@ -225,9 +225,10 @@ def main() -> None:
     args = parser.parse_args()
     for folder in ("audio", "transcripts"):
         (OUT_DIR / folder).mkdir(parents=True, exist_ok=True)
+    data = {"qmsum": args.qmsum, "podcasts": args.podcasts}
     shows = []
     for show in SHOWS:
-        episodes = [build_episode(show, episode, {"qmsum": args.qmsum, "podcasts": args.podcasts}, OUT_DIR) for episode in show["episodes"]]
+        episodes = [build_episode(show, episode, data, OUT_DIR) for episode in show["episodes"]]
         shows.append({key: show[key] for key in ("slug", "title", "host", "description")} | {"episodes": episodes})
         for episode in episodes:
             print(f"{episode['audio']}: {episode['duration']:.0f} s, {episode['bytes'] / 1000:.0f} kB")

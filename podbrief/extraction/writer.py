@@ -128,9 +128,13 @@ class Context:
     questioner: str | None = None
     title: str | None = None
 
+    def people(self) -> list[str]:
+        """The speaker's and the questioner's names ("" when nobody asked): they need not be in the answer."""
+        return [self.speaker, self.questioner or ""]
+
     def names(self) -> set[str]:
-        """The content words of the speaker's and the questioner's names (they need not be in the answer)."""
-        return grounding.content(f"{self.speaker} {self.questioner or ''}")
+        """The content words of `people`."""
+        return grounding.content(" ".join(self.people()))
 
     def block(self) -> str:
         lines = ["<transcript>"]
@@ -236,10 +240,9 @@ def clean_text(raw: str, context: Context, strict: bool = True) -> str:
 
 def unquoted(line: str) -> str:
     """A reply without the quotation marks some models put around all of it (or before it)."""
-    if line.startswith('"') and (line.count('"') % 2 or line.endswith('"') and '"' not in line[1:-1]):
-        line = line[1:]
-        return line[:-1] if line.endswith('"') and '"' not in line[:-1] else line
-    return line
+    if line.startswith('"') and line.endswith('"') and '"' not in line[1:-1]:
+        return line[1:-1]
+    return line[1:] if line.startswith('"') and line.count('"') % 2 else line
 
 
 def balanced_quotes(text: str) -> str:

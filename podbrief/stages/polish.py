@@ -87,11 +87,11 @@ def _poorer(text: str, draft: str, context: writer.Context) -> str | None:
     surname = context.speaker.split()[-1]
     if not GENERIC_NAME.match(context.speaker) and surname.lower() not in text.lower():
         return "it does not name the speaker"
-    drafted, names = grounding.content(draft), [context.speaker, context.questioner or ""]
+    drafted = grounding.content(draft)
     for sentence in passages.sentences(text):
         words = grounding.content(sentence) - context.names()
         if words and len(words - drafted) >= ADDED_SHARE * len(words) \
-                and grounding.unsupported(sentence, context.answer, names, grounding.MIN_SUPPORT):
+                and grounding.unsupported(sentence, context.answer, context.people(), grounding.MIN_SUPPORT):
             return f"it adds a sentence the answer does not support ({sentence[:50]!r})"
     return None
 
@@ -101,12 +101,11 @@ def polish_one(engine: writer.Engine, insight: Insight) -> tuple[str | None, str
     context = context_of(insight)
     if context is None:
         return "kept", insight["text"]  # nothing to check against: as extracted
-    names = [context.speaker, context.questioner or ""]
     chat = writer.messages(context, POLISH.format(name=context.speaker, text=insight["text"]))
     why = ""
     try:
         text = writer.clean_text(engine.complete(engine.prompt(chat), max_tokens=130), context)
-        problem = writer.unsupported(text, context.answer, names) or _poorer(text, insight["text"], context)
+        problem = writer.unsupported(text, context.answer, context.people()) or _poorer(text, insight["text"], context)
         if problem:
             raise writer.Rejected("ungrounded", problem)
         faithful = writer.verify(engine, context, text)
